@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.http import JsonResponse
+
+
+def health(request):
+    return JsonResponse({"ok": True})
