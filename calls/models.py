@@ -134,9 +134,7 @@ class Message(models.Model):
 class DoNotCall(models.Model):
     number = models.CharField(max_length=16, unique=True)
     reason = models.CharField(max_length=200, blank=True, default="")
-    source_call = models.ForeignKey(
-        Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    source_call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

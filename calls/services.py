@@ -69,9 +69,9 @@ def call_create(
         raise CallRejected("message", "is required for scripted calls")
     to_e = to_e164(to_number)
     from_e = to_e164(from_number) if from_number else ""
-    if check_do_not_call and direction == Direction.OUTBOUND:
-        if DoNotCall.objects.filter(number=to_e).exists():
-            raise CallRejected("to_number", "is on the do-not-call list", status_code=409)
+    outbound = direction == Direction.OUTBOUND
+    if check_do_not_call and outbound and DoNotCall.objects.filter(number=to_e).exists():
+        raise CallRejected("to_number", "is on the do-not-call list", status_code=409)
     try:
         with transaction.atomic():
             call = Call.objects.create(

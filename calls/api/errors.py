@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
