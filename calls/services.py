@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from calls.models import (
     TERMINAL_STATUSES,
@@ -97,6 +99,26 @@ def call_create(
         raise
     log.info("call created", extra={"event": "call_created", "call_sid": call.sid, "mode": mode})
     return CallCreated(call=call, created=True)
+
+
+@transaction.atomic
+def call_start(*, idempotency_key: str | None = None, **fields) -> CallCreated:
+    """Create an outbound call and, once that commits, hand it to the phone line.
+
+    The line is Twilio when configured, else the simulated line; a repeat with the same
+    idempotency key returns the first call and dials nothing.
+    """
+    result = call_create(idempotency_key=idempotency_key, **fields)
+    if result.created:
+        call = result.call
+        transaction.on_commit(lambda: _place(call))
+    return result
+
+
+def _place(call: Call) -> None:
+    # Imported here: `calls` records what happened; placing belongs to telephony.
+    place = import_string(settings.CALL_PLACER)
+    place(call)
 
 
 @transaction.atomic
@@ -232,6 +254,7 @@ __all__ = [
     "call_set_funnel_state",
     "call_set_provider_sid",
     "call_set_status",
+    "call_start",
     "do_not_call_add",
     "message_append",
     "message_update_timings",

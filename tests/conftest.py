@@ -10,6 +10,34 @@ os.environ.setdefault("VOICEAGENT_IGNORE_DOTENV", "1")
 API_KEY = "test-key-0123456789"
 
 
+def _postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def pytest_configure(config) -> None:
+    url = _postgres_url()
+    config._postgres_missing = None
+    if url is None:
+        return
+    import psycopg
+
+    try:
+        # Connect to the server's maintenance database: pytest-django creates test_<name> itself.
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            raise pytest.UsageError(f"PostgreSQL is required (REQUIRE_SERVICES=1): {exc}") from None
+        config._postgres_missing = str(exc).splitlines()[0] if str(exc) else "unreachable"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if getattr(config, "_postgres_missing", None):
+        skip = pytest.mark.skip(reason=f"PostgreSQL not reachable: {config._postgres_missing}")
+        for item in items:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.API_KEY = API_KEY

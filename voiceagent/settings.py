@@ -137,10 +137,12 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve app static files straight from the apps, so `make serve` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["calls.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["calls.api.auth.HasApiKey"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "calls.api.errors.exception_handler",
@@ -172,6 +174,8 @@ if bool(TWILIO_ACCOUNT_SID) != bool(TWILIO_AUTH_TOKEN):
 # The simulated line signs its webhooks with this when there is no Twilio account, so the
 # same RequestValidator check runs on every request either way.
 SIMULATED_AUTH_TOKEN = str_var("SIMULATED_AUTH_TOKEN", "") or f"sim-{SECRET_KEY}"
+# What dials a started call: the phone line chosen by telephony (Twilio or simulated).
+CALL_PLACER = str_var("CALL_PLACER", "telephony.lines.call_place")
 TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER)
 
 DEEPGRAM_API_KEY = str_var("DEEPGRAM_API_KEY", "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -27,8 +27,6 @@ def exception_handler(exc, context):
         if fields:
             body["fields"] = fields
     response.data = body
-    if isinstance(exc, NotAuthenticated):
-        response["WWW-Authenticate"] = "X-API-Key"
     return response
 
 

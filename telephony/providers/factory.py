@@ -1,0 +1,74 @@
+"""One provider per role, chosen from settings.
+
+`auto` means the cloud provider when its key is set, else the embedded local one; naming a
+cloud provider without its key is a configuration error that names the missing variable.
+Cloud speech providers come wrapped with the local model as backup, and the caller passes
+its per-call `on_fallback(role)` hook so a fallback is counted on that call.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from telephony.providers.base import ChatModel, SpeechToText, TextToSpeech
+from telephony.providers.fallback import FallbackHook, FallbackSTT, FallbackTTS
+from telephony.providers.local_stt import WhisperSTT
+from telephony.providers.local_tts import PiperTTS
+
+_CLOUD = {
+    "stt": ("STT_PROVIDER", "deepgram", "DEEPGRAM_API_KEY"),
+    "tts": ("TTS_PROVIDER", "elevenlabs", "ELEVENLABS_API_KEY"),
+    "llm": ("LLM_PROVIDER", "openai", "OPENAI_API_KEY"),
+}
+_LOCAL = {"stt": "local", "tts": "local", "llm": "offline"}
+
+
+def provider_for(role: str) -> str:
+    """The provider name the settings select for `role` (stt, tts or llm)."""
+    setting, cloud, key_setting = _CLOUD[role]
+    choice = getattr(settings, setting)
+    has_key = bool(getattr(settings, key_setting))
+    if choice == "auto":
+        return cloud if has_key else _LOCAL[role]
+    if choice == cloud and not has_key:
+        raise ImproperlyConfigured(f"{setting}={cloud} needs {key_setting} to be set")
+    return choice
+
+
+def get_stt(*, on_fallback: FallbackHook | None = None) -> SpeechToText:
+    local = WhisperSTT(timeout=settings.PROVIDER_TIMEOUT_SECONDS)
+    if provider_for("stt") == "local":
+        return local
+    from telephony.providers.deepgram_stt import DeepgramSTT
+
+    deepgram = DeepgramSTT(api_key=settings.DEEPGRAM_API_KEY, timeout=settings.PROVIDER_TIMEOUT_SECONDS)
+    return FallbackSTT(deepgram, local, on_fallback=on_fallback)
+
+
+def get_tts(*, on_fallback: FallbackHook | None = None) -> TextToSpeech:
+    local = PiperTTS(timeout=settings.PROVIDER_TIMEOUT_SECONDS)
+    if provider_for("tts") == "local":
+        return local
+    from telephony.providers.elevenlabs_tts import ElevenLabsTTS
+
+    elevenlabs = ElevenLabsTTS(
+        api_key=settings.ELEVENLABS_API_KEY,
+        voice_id=settings.ELEVENLABS_VOICE_ID,
+        timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+    )
+    return FallbackTTS(elevenlabs, local, on_fallback=on_fallback)
+
+
+def get_chat_model() -> ChatModel | None:
+    """The cloud chat model, or None for the offline writer and classifier."""
+    if provider_for("llm") == "offline":
+        return None
+    from telephony.providers.openai_llm import OpenAIChat  # imported lazily: the SDK is heavy
+
+    return OpenAIChat(
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL or None,
+        model=settings.OPENAI_MODEL,
+        timeout=settings.LLM_TIMEOUT_SECONDS,
+    )
