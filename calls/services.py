@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -240,6 +241,22 @@ def do_not_call_add(*, number: str, reason: str = "", source_call: Call | None =
     return entry
 
 
+@transaction.atomic
+def calls_purge_expired(*, older_than_days: int | None = None) -> int:
+    """Delete finished calls (with their messages) older than the retention period.
+
+    Live calls are never deleted, whatever their age. Returns how many calls went.
+    """
+    days = settings.RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    expired = Call.objects.filter(created_at__lt=cutoff, status__in=TERMINAL_STATUSES)
+    count = expired.count()
+    expired.delete()
+    if count:
+        log.info("expired calls purged", extra={"event": "calls_purged", "count": count, "days": days})
+    return count
+
+
 def _refresh(target: Call, source: Call) -> None:
     for field in ("status", "answered_at", "ended_at", "end_reason"):
         setattr(target, field, getattr(source, field))
@@ -255,6 +272,7 @@ __all__ = [
     "call_set_provider_sid",
     "call_set_status",
     "call_start",
+    "calls_purge_expired",
     "do_not_call_add",
     "message_append",
     "message_update_timings",
