@@ -91,8 +91,13 @@ def _deliver(call_sid: str, url: str, payload: dict[str, Any]) -> bool:
             if response.is_success:
                 log.info(
                     "status callback delivered",
-                    extra={"event": "callback_delivered", "call_sid": call_sid, "status": payload["status"],
-                           "host": host, "attempt": attempt},
+                    extra={
+                        "event": "callback_delivered",
+                        "call_sid": call_sid,
+                        "status": payload["status"],
+                        "host": host,
+                        "attempt": attempt,
+                    },
                 )
                 return True
             why = f"http {response.status_code}"
@@ -102,7 +107,12 @@ def _deliver(call_sid: str, url: str, payload: dict[str, Any]) -> bool:
             time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
     log.warning(
         "status callback failed",
-        extra={"event": "callback_failed", "call_sid": call_sid, "status": payload["status"], "host": host,
-               "why": why},
+        extra={
+            "event": "callback_failed",
+            "call_sid": call_sid,
+            "status": payload["status"],
+            "host": host,
+            "why": why,
+        },
     )
     return False

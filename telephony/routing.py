@@ -1,3 +1,9 @@
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from telephony.consumer import MediaStreamConsumer
+
+websocket_urlpatterns: list = [
+    path("twilio/stream", MediaStreamConsumer.as_asgi()),
+]

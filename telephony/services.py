@@ -102,10 +102,14 @@ def status_callback_apply(*, params: Mapping[str, str], call_sid: str = "") -> C
     call = _find(call_sid=call_sid, provider_sid=params.get("CallSid", ""))
     status = params.get("CallStatus", "")
     if call is None:
-        log.info("status for unknown call ignored", extra={"event": "status_callback_unknown", "status": status})
+        log.info(
+            "status for unknown call ignored", extra={"event": "status_callback_unknown", "status": status}
+        )
         return None
     if status not in _RANK or status == Status.TRANSFERRED:
-        log.warning("unknown call status ignored", extra={"event": "status_callback_bad", "call_sid": call.sid})
+        log.warning(
+            "unknown call status ignored", extra={"event": "status_callback_bad", "call_sid": call.sid}
+        )
         return call
     if not is_forward(call.status, status):
         return call

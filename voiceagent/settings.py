@@ -176,6 +176,22 @@ if bool(TWILIO_ACCOUNT_SID) != bool(TWILIO_AUTH_TOKEN):
 SIMULATED_AUTH_TOKEN = str_var("SIMULATED_AUTH_TOKEN", "") or f"sim-{SECRET_KEY}"
 # What dials a started call: the phone line chosen by telephony (Twilio or simulated).
 CALL_PLACER = str_var("CALL_PLACER", "telephony.lines.call_place")
+# Who answers calls on the simulated line (no Twilio account), and how fast its clock runs.
+SIMULATED_PERSONA = choice_var(
+    "SIMULATED_PERSONA",
+    "interested",
+    (
+        "interested",
+        "not_interested",
+        "unclear",
+        "asks_if_ai",
+        "wants_human",
+        "do_not_call",
+        "silent",
+        "interrupts",
+    ),
+)
+SIMULATED_SPEED = float_var("SIMULATED_SPEED", 1.0, minimum=0.1, maximum=20)
 TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER)
 
 DEEPGRAM_API_KEY = str_var("DEEPGRAM_API_KEY", "")

@@ -80,7 +80,9 @@ class TwilioLine:
                 "twilio rejected the call",
                 extra={"event": "line_place_failed", "call_sid": call.sid, "code": exc.code},
             )
-            raise LineError(self.name, f"Twilio rejected the call: {exc.msg}", status_code=exc.status) from None
+            raise LineError(
+                self.name, f"Twilio rejected the call: {exc.msg}", status_code=exc.status
+            ) from None
         except (TwilioException, requests.RequestException) as exc:
             log.warning(
                 "twilio unreachable",
@@ -90,7 +92,12 @@ class TwilioLine:
         services.call_set_provider_sid(call=call, provider_sid=created.sid, line=self.name)
         log.info(
             "call placed",
-            extra={"event": "line_placed", "line": self.name, "call_sid": call.sid, "provider_sid": created.sid},
+            extra={
+                "event": "line_placed",
+                "line": self.name,
+                "call_sid": call.sid,
+                "provider_sid": created.sid,
+            },
         )
 
     def hangup(self, call: Call) -> None:
@@ -111,7 +118,9 @@ class TwilioLine:
                 # The call is already over (Twilio answers 404, or 21220 for a finished call).
                 log.info("call already ended", extra={"event": f"line_{what}_gone", "call_sid": call.sid})
                 return
-            raise LineError(self.name, f"Twilio refused the {what}: {exc.msg}", status_code=exc.status) from None
+            raise LineError(
+                self.name, f"Twilio refused the {what}: {exc.msg}", status_code=exc.status
+            ) from None
         except (TwilioException, requests.RequestException) as exc:
             raise LineError(self.name, f"Twilio could not be reached ({exc.__class__.__name__})") from None
         log.info("call updated", extra={"event": f"line_{what}", "line": self.name, "call_sid": call.sid})

@@ -54,6 +54,7 @@ class DeepgramSession:
         self._receiver: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._utterance_audio = bytearray()  # replayed after a reconnect
+        self._unsent_from = 0  # offset in _utterance_audio not yet sent on this socket
         # Results are told apart by their audio time on the socket, not by counting
         # Finalize answers (Deepgram does not always send one): a result belongs to the
         # current utterance when its midpoint lies after `_utterance_start`.
@@ -64,7 +65,7 @@ class DeepgramSession:
         self._interim = ""
         self._confidence: float | None = None
         self._progress = asyncio.Event()
-        self._reconnected = False
+        self._reconnect_task: asyncio.Future[None] | None = None
         self._closing = False
         self._dead: ProviderError | None = None
         self._last_send = time.monotonic()
@@ -98,6 +99,7 @@ class DeepgramSession:
             raise ProviderUnavailable("stt", "deepgram", f"connect failed: {_describe(exc)}") from exc
         self._stack = stack
         self._sent_seconds = self._utterance_start = self._final_until = 0.0
+        self._unsent_from = 0
         self._last_send = time.monotonic()
         self._receiver = asyncio.create_task(self._receive(self._socket))
         if self._keepalive is None:
@@ -123,7 +125,7 @@ class DeepgramSession:
 
     async def feed(self, mulaw: bytes) -> None:
         self._utterance_audio += mulaw
-        await self._send_media(mulaw)
+        await self._send(self._send_unsent_audio)
 
     async def end_utterance(self) -> Transcript:
         if not self._utterance_audio:
@@ -161,16 +163,22 @@ class DeepgramSession:
     def _reset_utterance(self, boundary: float) -> None:
         self._finals, self._interim, self._confidence = [], "", None
         self._utterance_audio = bytearray()
+        self._unsent_from = 0
         self._utterance_start = boundary
 
-    async def _send_media(self, mulaw: bytes) -> None:
-        await self._send(lambda socket: socket.send_media(mulaw))
-        self._sent_seconds += len(mulaw) / SAMPLE_RATE
+    async def _send_unsent_audio(self, socket: Any) -> None:
+        # Claim the bytes before awaiting, so frames fed during a reconnect go out once.
+        audio = bytes(self._utterance_audio[self._unsent_from :])
+        if not audio:
+            return
+        self._unsent_from += len(audio)
+        self._sent_seconds += len(audio) / SAMPLE_RATE
+        await socket.send_media(audio)
 
     async def _send(self, action: Any) -> None:
         if self._dead is not None:
             raise self._dead
-        for attempt in (1, 2):
+        for attempt in (1, 2, 3):
             socket = self._socket
             if socket is None:
                 await self._reconnect()
@@ -182,14 +190,22 @@ class DeepgramSession:
             except TimeoutError as exc:
                 raise ProviderTimeout("stt", "deepgram", "send timed out") from exc
             except Exception as exc:
-                if attempt == 2:
+                if attempt == 3:
                     raise self._die(f"send failed: {_describe(exc)}") from exc
-                await self._reconnect()
+                if self._socket is socket:  # else a reconnect already replaced it: just retry
+                    await self._reconnect()
 
     async def _reconnect(self) -> None:
-        if self._reconnected or self._closing:
+        """Reopen the socket, once per session; concurrent callers share the attempt."""
+        if self._closing:
+            raise self._die("session closed")
+        if self._reconnect_task is None:
+            self._reconnect_task = asyncio.ensure_future(self._open_again())
+        elif self._reconnect_task.done():
             raise self._die("socket dropped again")
-        self._reconnected = True
+        await asyncio.shield(self._reconnect_task)
+
+    async def _open_again(self) -> None:
         logger.warning("deepgram socket dropped, reconnecting", extra={"event": "provider_reconnect"})
         if self._receiver is not None and self._receiver is not asyncio.current_task():
             self._receiver.cancel()
@@ -199,10 +215,11 @@ class DeepgramSession:
         except ProviderError as exc:
             raise self._die(str(exc)) from exc
         # The new socket's clock starts at zero: replay the utterance so far on it.
-        audio = bytes(self._utterance_audio)
         self._finals, self._interim = [], ""
-        if audio:
-            await self._send_media(audio)
+        try:
+            await asyncio.wait_for(self._send_unsent_audio(self._socket), self._stt.timeout)
+        except Exception as exc:
+            raise self._die(f"replay failed: {_describe(exc)}") from exc
 
     def _die(self, message: str) -> ProviderError:
         self._dead = ProviderUnavailable("stt", "deepgram", message)
@@ -248,9 +265,17 @@ class DeepgramSession:
                 self._interim = ""
             elif text:
                 self._interim = text
-                if self._on_partial is not None:
-                    await self._on_partial(Transcript(" ".join([*self._finals, text]), is_final=False))
+                await self._partial(Transcript(" ".join([*self._finals, text]), is_final=False))
         self._progress.set()
+
+    async def _partial(self, transcript: Transcript) -> None:
+        if self._on_partial is None:
+            return
+        try:
+            await self._on_partial(transcript)
+        except Exception:
+            # The pipeline's handler failing must not take the socket's reader down with it.
+            logger.exception("partial transcript handler failed", extra={"event": "stt_partial_error"})
 
     async def _keep_alive(self) -> None:
         while not self._closing:

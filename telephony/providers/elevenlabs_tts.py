@@ -15,7 +15,6 @@ from typing import Any
 from telephony.providers.base import ProviderError, ProviderTimeout, ProviderUnavailable
 
 OUTPUT_FORMAT = "ulaw_8000"
-CHUNK_BYTES = 1600  # 200 ms of μ-law: small enough to start playing early
 
 
 class ElevenLabsTTS:
@@ -55,7 +54,8 @@ class ElevenLabsTTS:
             text=text,
             model_id=self.model,
             output_format=OUTPUT_FORMAT,
-            request_options={"max_retries": 0, "chunk_size": CHUNK_BYTES, "timeout_in_seconds": self.timeout},
+            # chunk_size None: pass bytes on as they arrive instead of buffering a fixed size.
+            request_options={"max_retries": 0, "chunk_size": None, "timeout_in_seconds": self.timeout},
         )
         try:
             while True:

@@ -8,6 +8,7 @@ the failing provider's timeout again.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -98,10 +99,8 @@ class FallbackSTTSession:
         await self._owner.switch.trip(error)
         primary, self._primary = self._primary, None
         if primary is not None:
-            try:
+            with contextlib.suppress(ProviderError):  # it already failed; closing is best effort
                 await primary.close()
-            except ProviderError:
-                pass  # it already failed; closing is best effort
         return await self._backup_session()
 
     async def _backup_session(self) -> STTSession:
@@ -147,10 +146,8 @@ class FallbackSTTSession:
     async def close(self) -> None:
         for session in (self._primary, self._backup):
             if session is not None:
-                try:
+                with contextlib.suppress(ProviderError):  # best effort; the call is over
                     await session.close()
-                except ProviderError:
-                    pass  # closing is best effort; the call is over
 
 
 class FallbackSTT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -54,7 +55,9 @@ class OpenAIChat:
             kwargs["tools"] = [_tool_param(t) for t in tools]
         pending: dict[int, dict[str, str]] = {}
         try:
-            response = await self._client.chat.completions.create(**kwargs)
+            # httpx bounds each read; this bounds the whole wait for the answer to start.
+            async with asyncio.timeout(self.timeout):
+                response = await self._client.chat.completions.create(**kwargs)
             async for chunk in response:
                 if not chunk.choices:
                     continue
@@ -67,7 +70,7 @@ class OpenAIChat:
                     if part.function is not None:
                         slot["name"] += part.function.name or ""
                         slot["arguments"] += part.function.arguments or ""
-        except openai.APITimeoutError as exc:
+        except (openai.APITimeoutError, TimeoutError) as exc:
             raise ProviderTimeout(ROLE, self.name, "timed out") from exc
         except openai.OpenAIError as exc:
             raise ProviderError(ROLE, self.name, _describe(exc)) from exc
@@ -81,15 +84,16 @@ class OpenAIChat:
 
     async def complete_json(self, messages: list[ChatMessage], *, schema: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "answer", "schema": schema, "strict": True},
-                },
-            )
-        except openai.APITimeoutError as exc:
+            async with asyncio.timeout(self.timeout):
+                response = await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    response_format={
+                        "type": "json_schema",
+                        "json_schema": {"name": "answer", "schema": schema, "strict": True},
+                    },
+                )
+        except (openai.APITimeoutError, TimeoutError) as exc:
             raise ProviderTimeout(ROLE, self.name, "timed out") from exc
         except openai.OpenAIError as exc:
             raise ProviderError(ROLE, self.name, _describe(exc)) from exc

@@ -91,6 +91,7 @@ def _check_for(role: str, name: str) -> Check:
 
 
 async def _openai_check() -> str:
+    import httpx
     import openai
 
     client = openai.AsyncOpenAI(
@@ -98,6 +99,8 @@ async def _openai_check() -> str:
         base_url=settings.OPENAI_BASE_URL or None,
         timeout=settings.LLM_TIMEOUT_SECONDS,
         max_retries=0,
+        # A plain httpx client, as OpenAIChat uses: the same transport stack as every other provider.
+        http_client=httpx.AsyncClient(timeout=settings.LLM_TIMEOUT_SECONDS),
     )
     try:
         page = await client.models.list()

@@ -1,0 +1,66 @@
+"""Hang up or transfer a live call: POST /api/call/{sid}/hangup and /api/call/{sid}/transfer."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls import selectors
+from calls.api.errors import Conflict
+from calls.models import Call
+from telephony import control
+
+
+class LiveControlOutput(serializers.Serializer):
+    success = serializers.BooleanField()
+    call_sid = serializers.CharField()
+    status = serializers.CharField()
+    via = serializers.ChoiceField(choices=["stream", "rest"], help_text="stream: the live stream ended it")
+
+
+def _call(sid: str) -> Call:
+    try:
+        return selectors.call_get(sid=sid)
+    except selectors.SidTooShort as exc:
+        raise ValidationError({"sid": str(exc)}) from None
+    except Call.DoesNotExist:
+        raise NotFound(f"no call matches {sid!r}") from None
+    except selectors.AmbiguousSid:
+        raise Conflict(f"{sid!r} matches more than one call; give more characters") from None
+
+
+def _answer(call: Call, via: str) -> Response:
+    call.refresh_from_db()
+    return Response(
+        LiveControlOutput({"success": True, "call_sid": call.sid, "status": call.status, "via": via}).data
+    )
+
+
+class CallHangupView(APIView):
+    """POST /api/call/{sid}/hangup — end a call now; what was said so far is kept."""
+
+    @extend_schema(request=None, responses={200: LiveControlOutput})
+    def post(self, request: Request, sid: str) -> Response:
+        call = _call(sid)
+        try:
+            via = control.call_hangup(call=call)
+        except control.LiveControlRefused as exc:
+            raise Conflict(exc.reason) from None
+        return _answer(call, via)
+
+
+class CallTransferView(APIView):
+    """POST /api/call/{sid}/transfer — say so, then connect the caller to HANDOFF_NUMBER."""
+
+    @extend_schema(request=None, responses={200: LiveControlOutput})
+    def post(self, request: Request, sid: str) -> Response:
+        call = _call(sid)
+        try:
+            via = control.call_transfer(call=call)
+        except control.LiveControlRefused as exc:
+            raise Conflict(exc.reason) from None
+        return _answer(call, via)

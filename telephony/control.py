@@ -1,0 +1,119 @@
+"""Hang up or transfer a live call from outside the stream (the REST API, operators).
+
+The consumer holding the call's stream joins the channel-layer group `call.<sid>`, so the
+request reaches it on whichever worker it runs (channels-redis). The consumer acknowledges
+on a reply channel; without an answer nobody holds the stream, and the call is ended
+through Twilio's REST API instead (or just recorded, when there is no Twilio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from calls import services as call_services
+from calls.models import Call, Status
+from telephony import twiml
+from telephony.callbacks import notify_status_change
+from voiceagent.logging import get_logger
+
+log = get_logger("telephony.control")
+
+ACK_TIMEOUT_S = 1.0
+HANGUP = "call.hangup"
+TRANSFER = "call.transfer"
+_NOT_ANSWERED = frozenset({Status.QUEUED, Status.INITIATED, Status.RINGING})
+
+
+class LiveControlRefused(Exception):
+    """The call cannot be hung up or transferred now; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def call_group(call_sid: str) -> str:
+    return f"call.{call_sid}"
+
+
+def call_hangup(*, call: Call, reason: str = "api_hangup") -> str:
+    """End the call; returns how: `stream` (the consumer closed it) or `rest`."""
+    if call.is_terminal:
+        raise LiveControlRefused(f"the call has already ended ({call.status})")
+    if _ask_stream(call, HANGUP, reason=reason):
+        return "stream"
+    unanswered = call.status in _NOT_ANSWERED
+    rest_end_call(call, status="canceled" if unanswered else "completed")
+    status = Status.CANCELED if unanswered else Status.COMPLETED
+    if call_services.call_set_status(call=call, status=status, end_reason=reason):
+        notify_status_change(call)
+    return "rest"
+
+
+def call_transfer(*, call: Call) -> str:
+    """Hand the caller to HANDOFF_NUMBER; returns `stream` or `rest`."""
+    if call.is_terminal:
+        raise LiveControlRefused(f"the call has already ended ({call.status})")
+    if call.status == Status.TRANSFERRED:
+        raise LiveControlRefused("the call is already transferred")
+    if not settings.HANDOFF_NUMBER:
+        raise LiveControlRefused("HANDOFF_NUMBER is not configured")
+    if _ask_stream(call, TRANSFER):
+        return "stream"
+    if call.status != Status.IN_PROGRESS or not _rest_update(call, twiml=twiml.dial(settings.HANDOFF_NUMBER)):
+        raise LiveControlRefused("the call has no live stream to transfer")
+    if call_services.call_set_status(call=call, status=Status.TRANSFERRED):
+        notify_status_change(call)
+    return "rest"
+
+
+def rest_end_call(call: Call, *, status: str = "completed") -> bool:
+    """Ask Twilio to end the call; False when Twilio is not configured or the call is gone."""
+    return _rest_update(call, status=status)
+
+
+def _rest_update(call: Call, **changes: str) -> bool:
+    if not settings.TWILIO_CONFIGURED or not call.provider_sid:
+        return False
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        twilio_client().calls(call.provider_sid).update(**changes)
+    except TwilioRestException as exc:
+        # 404: Twilio already finished the call, which is the normal race at the end.
+        if exc.status != 404:
+            log.warning(
+                "twilio call update failed",
+                extra={"event": "twilio_update_failed", "call_sid": call.sid, "status": exc.status},
+            )
+        return False
+    log.info("twilio call updated", extra={"event": "twilio_update", "call_sid": call.sid, **changes})
+    return True
+
+
+def twilio_client():
+    from twilio.rest import Client
+
+    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+
+
+def _ask_stream(call: Call, kind: str, **fields: str) -> bool:
+    """Send `kind` to the consumer holding the call's stream; True when one acknowledged."""
+    return async_to_sync(_ask_stream_async)(call.sid, kind, fields)
+
+
+async def _ask_stream_async(call_sid: str, kind: str, fields: dict[str, str]) -> bool:
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    reply_to = await layer.new_channel()
+    await layer.group_send(call_group(call_sid), {"type": kind, "reply_to": reply_to, **fields})
+    try:
+        await asyncio.wait_for(layer.receive(reply_to), ACK_TIMEOUT_S)
+    except TimeoutError:
+        return False
+    return True

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from calls.models import Call, Message
+from calls.services import call_create
+from telephony import playback, protocol
+from telephony.providers.local_stt import load_whisper_model
+from telephony.providers.local_tts import load_piper_voice
+from tests.telephony.speech import speech, utterance
+from tests.telephony.stream import FakeTwilio, signed_start, wait_messages
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_models():
+    # Load once per session, as a server does at its first call.
+    from telephony.providers.local_tts import _synthesize_piece
+
+    load_piper_voice()
+    _synthesize_piece("Hello.")  # onnxruntime's first run is slow; a server warms up the same way
+    load_whisper_model()
+
+
+@pytest.fixture
+def fast_playback(monkeypatch):
+    """Send our audio as fast as it is made: these tests are not about pacing."""
+    monkeypatch.setattr(playback, "LEAD_MS", 600_000)
+
+
+def _create(**fields) -> Call:
+    fields.setdefault("to_number", "+14155550123")
+    return call_create(**fields).call
+
+
+async def _refresh(call: Call) -> Call:
+    await sync_to_async(call.refresh_from_db)()
+    return call
+
+
+def _rows(messages: list[Message]) -> list[tuple[str, str, str, str, bool]]:
+    return [(m.role, m.text, m.funnel_state, m.intent, m.interrupted) for m in messages]
+
+
+async def test_it_says_a_scripted_message_and_hangs_up(fast_playback):
+    call = await sync_to_async(_create)(mode="scripted", message="Your parcel has arrived.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        assert await twilio.wait_closed() == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    call = await _refresh(call)
+    assert (call.status, call.end_reason) == ("completed", "delivered")
+    assert call.answered_at is not None and call.ended_at is not None
+    messages = await wait_messages(call, 1)
+    assert [(m.role, m.text, m.interrupted) for m in messages] == [
+        ("assistant", "Your parcel has arrived. Goodbye!", False)
+    ]
+    assert messages[0].tts_first_byte_ms is not None and messages[0].turn_ms is not None
+    assert twilio.media_frames > 50
+    assert twilio.returned == twilio.marks and len(twilio.marks) == 2  # one mark per sentence
+
+
+async def test_it_talks_an_interactive_outbound_call_to_a_goodbye(fast_playback):
+    call = await sync_to_async(_create)(mode="interactive", greeting="Hi, this is Alex calling.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        await wait_messages(call, 1)
+        await twilio.say(utterance("I need milk and bread."))
+        await wait_messages(call, 3)
+        await twilio.say(utterance("No, that's all. Goodbye."))
+        assert await twilio.wait_closed() == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    call = await _refresh(call)
+    assert (call.status, call.end_reason) == ("completed", "caller_goodbye")
+    messages = await wait_messages(call, 5)
+    assert [(m.role, m.intent) for m in messages] == [
+        ("assistant", "answered"),
+        ("user", "unclear"),
+        ("assistant", "unclear"),
+        ("user", "goodbye"),
+        ("assistant", "goodbye"),
+    ]
+    assert messages[0].text == "Hi, this is Alex calling."
+    assert "milk" in messages[1].text.lower()
+    assert messages[1].stt_ms is not None and messages[2].turn_ms is not None
+    assert messages[4].text == "Thanks so much for your time! Have a wonderful day!"
+
+
+async def test_it_refuses_a_stream_with_a_bad_token():
+    call = await sync_to_async(_create)(mode="interactive")
+    twilio = FakeTwilio()
+    await twilio.open({"call_sid": call.sid, "token": signed_start("CA" + "0" * 32)["token"]})
+    try:
+        assert await twilio.wait_closed() == protocol.CLOSE_BAD_TOKEN
+    finally:
+        await twilio.disconnect()
+    assert twilio.media_frames == 0
+    call = await _refresh(call)
+    assert call.status == "queued"
+
+
+async def test_it_refuses_a_stream_without_a_token():
+    twilio = FakeTwilio()
+    await twilio.open({})
+    try:
+        assert await twilio.wait_closed() == protocol.CLOSE_BAD_TOKEN
+    finally:
+        await twilio.disconnect()
+
+
+async def test_it_refuses_a_stream_for_an_ended_call():
+    call = await sync_to_async(_create)(mode="interactive")
+    await sync_to_async(Call.objects.filter(pk=call.pk).update)(status="completed")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        assert await twilio.wait_closed() == protocol.CLOSE_CALL_ENDED
+    finally:
+        await twilio.disconnect()
+
+
+async def test_it_survives_malformed_frames(fast_playback):
+    call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        await wait_messages(call, 1)
+        await twilio.comm.send_to(text_data="this is not json")
+        await twilio.comm.send_to(bytes_data=b"\x00\x01")
+        await twilio.send({"no": "event"})
+        await twilio.send({"event": "bogus"})
+        await twilio.send({"event": "media", "media": {"payload": "%%% not base64"}})
+        await twilio.send({"event": "media"})
+        await twilio.send({"event": "mark", "mark": {}})
+        await twilio.send({"event": "mark", "mark": {"name": "never-sent"}})
+        await twilio.send({"event": "dtmf", "dtmf": {"digit": "5"}})
+        await twilio.send({"event": "start", "start": "nonsense"})
+        await twilio.say(utterance("No, that's all. Goodbye."))
+        assert await twilio.wait_closed() == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    messages = await wait_messages(call, 3)
+    assert [m.role for m in messages] == ["assistant", "user", "assistant"]
+    call = await _refresh(call)
+    assert (call.status, call.end_reason) == ("completed", "caller_goodbye")
+
+
+async def test_it_ends_the_call_after_silence(fast_playback, settings):
+    settings.SILENCE_TIMEOUT_SECONDS = 1.0
+    call = await sync_to_async(_create)(mode="funnel")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        assert await twilio.wait_closed(timeout=10) == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    call = await _refresh(call)
+    assert (call.status, call.end_reason, call.funnel_state) == ("completed", "silence_timeout", "END")
+    messages = await wait_messages(call, 2)
+    assert messages[-1].text == "It seems I've lost you, so I'll let you go. Goodbye!"
+
+
+async def test_a_dropped_socket_keeps_every_earlier_turn(settings):
+    call = await sync_to_async(_create)(mode="funnel")
+    twilio = FakeTwilio(realtime=True)
+    await twilio.open(signed_start(call.sid))
+    try:
+        await wait_messages(call, 1)  # the intro, heard in full
+        await twilio.say(utterance("Yes, I am interested."))
+        await wait_messages(call, 2)  # the caller's turn is saved before we answer
+        # The intro has three sentences; wait for the first sentence of the answer to be heard.
+        await twilio.wait_for(lambda: len(twilio.returned) >= 4, timeout=15)
+    finally:
+        await twilio.disconnect()  # gone mid-reply, no stop
+    call = await _refresh(call)
+    assert call.status == "completed" and call.end_reason == "caller_hangup"
+    messages = await wait_messages(call, 3)
+    assert [(m.role, m.funnel_state, m.interrupted) for m in messages] == [
+        ("assistant", "INTRO", False),
+        ("user", "INTRO", False),
+        ("assistant", "QUALIFY", True),
+    ]
+    # The sentence whose mark came back (and maybe a word of the next), not the whole line.
+    assert messages[2].text.startswith("Great, thanks.")
+    assert "power bill" not in messages[2].text
+
+
+async def test_barge_in_clears_our_audio_and_keeps_only_what_was_heard(settings):
+    call = await sync_to_async(_create)(mode="funnel")
+    twilio = FakeTwilio(realtime=True)
+    await twilio.open(signed_start(call.sid))
+    try:
+        # The intro is three sentences; talk over it once the first was heard.
+        await twilio.wait_for(lambda: len(twilio.returned) >= 1, timeout=15)
+        await twilio.say(utterance("Sorry, who is this?"), realtime=True)
+        await twilio.wait_for(lambda: twilio.clears >= 1)
+        messages = await wait_messages(call, 3)
+    finally:
+        await twilio.disconnect()
+    intro, caller = messages[0], messages[1]
+    print("barge-in timings", [(m.role, m.stt_ms, m.llm_ms, m.tts_first_byte_ms, m.turn_ms) for m in messages])
+    assert intro.role == "assistant" and intro.interrupted
+    assert intro.text.startswith("Hi, this is Alex from Brightside Solar.")
+    assert "Do you have a quick minute?" not in intro.text
+    assert caller.role == "user" and "who" in caller.text.lower()
+    assert twilio.played_frames < twilio.media_frames or twilio.media_frames > 0
+
+
+async def test_it_answers_within_a_moment_of_the_stream_starting(settings):
+    call = await sync_to_async(_create)(mode="scripted", message="This is a reminder.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        await twilio.wait_for(lambda: twilio.first_media_at is not None, timeout=5)
+    finally:
+        await twilio.disconnect()
+    first_audio_s = twilio.first_media_at - twilio.started_at
+    print(f"first audio {first_audio_s * 1000:.0f} ms after start")
+    assert first_audio_s < 0.8
+
+
+async def test_a_short_click_is_not_a_turn(fast_playback, settings):
+    settings.SILENCE_TIMEOUT_SECONDS = 30
+    call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        await wait_messages(call, 1)
+        click = speech("Yes.")[:480]  # 60 ms of voice
+        await twilio.say(click + b"\xff" * 8000)
+        await asyncio.sleep(0.5)
+        await twilio.say(utterance("Goodbye."))
+        await twilio.wait_closed()
+    finally:
+        await twilio.disconnect()
+    messages = await wait_messages(call, 3)
+    assert [m.role for m in messages] == ["assistant", "user", "assistant"]
+    assert "bye" in messages[1].text.lower()
