@@ -146,13 +146,15 @@ def _print(report: dict[str, object]) -> None:
     print(f"load: whisper {load['whisper_ms']} ms, piper {load['piper_ms']} ms")
     print(
         f"piper ({piper['words']} words, {piper['audio_seconds']} s audio): first chunk "
-        f"median {piper['first_chunk']['median_ms']} ms (p95 {piper['first_chunk']['p95_ms']}), total "
+        f"median {piper['first_chunk']['median_ms']} ms (min {piper['first_chunk']['min_ms']}, "
+        f"p95 {piper['first_chunk']['p95_ms']}), total "
         f"{piper['total']['median_ms']} ms, real-time factor {piper['real_time_factor']}"
     )
     for seconds in UTTERANCE_SECONDS:
         row = whisper[f"{seconds}s"]
         print(
-            f"whisper {seconds} s utterance: median {row['median_ms']} ms (p95 {row['p95_ms']}), "
+            f"whisper {seconds} s utterance: median {row['median_ms']} ms "
+            f"(min {row['min_ms']}, p95 {row['p95_ms']}), "
             f"{row['ms_per_audio_second']} ms per audio second — {row['text']!r}"
         )
     print("meets targets:", report["meets_targets"])

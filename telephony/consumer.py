@@ -14,8 +14,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from calls.models import Call
-from telephony import protocol
-from telephony.control import call_group
+from telephony import control, protocol
 from telephony.pipeline import CallPipeline
 from telephony.tokens import BadStreamToken, stream_token_check
 from voiceagent.logging import get_logger
@@ -72,8 +71,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         self.call = call
         self.stream_sid = start.stream_sid
-        self.group = call_group(call.sid)
+        self.group = control.call_group(call.sid)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        control.stream_register(call.sid, self.channel_name)
         log.info("stream started", extra={"event": "stream_started", "call_sid": call.sid})
         self.pipeline = CallPipeline(
             call=call, stream_sid=start.stream_sid, send=self._send_json, close=self._close_normal
@@ -143,6 +143,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=code)
 
     async def _finalize(self, reason: str) -> None:
+        if self.call is not None:
+            control.stream_unregister(self.call.sid)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.pipeline is not None:

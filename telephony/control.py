@@ -1,17 +1,21 @@
 """Hang up or transfer a live call from outside the stream (the REST API, operators).
 
-The consumer holding the call's stream joins the channel-layer group `call.<sid>`, so the
-request reaches it on whichever worker it runs (channels-redis). The consumer acknowledges
-on a reply channel; without an answer nobody holds the stream, and the call is ended
-through Twilio's REST API instead (or just recorded, when there is no Twilio).
+The consumer holding a call's stream registers here (`streams_here`, this process) and joins
+the channel-layer group `call.<sid>` (every worker, with channels-redis). A stream in this
+process gets the request on its own channel, not awaited: the API views are sync and hold
+Django's one thread for sync code, which a consumer needs before it handles any message, so
+waiting on it would deadlock. A stream on another worker acknowledges on a reply channel.
+When nobody holds the stream the call is ended through Twilio's REST API instead (or just
+recorded, when there is no Twilio).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from calls import services as call_services
@@ -22,7 +26,7 @@ from voiceagent.logging import get_logger
 
 log = get_logger("telephony.control")
 
-ACK_TIMEOUT_S = 1.0
+ACK_TIMEOUT_S = 0.5  # a Redis round trip takes milliseconds; this bounds the wait when nobody answers
 HANGUP = "call.hangup"
 TRANSFER = "call.transfer"
 _NOT_ANSWERED = frozenset({Status.QUEUED, Status.INITIATED, Status.RINGING})
@@ -36,8 +40,20 @@ class LiveControlRefused(Exception):
         self.reason = reason
 
 
+# call sid → the channel name of the consumer holding its stream, for streams in this process.
+streams_here: dict[str, str] = {}
+
+
 def call_group(call_sid: str) -> str:
     return f"call.{call_sid}"
+
+
+def stream_register(call_sid: str, channel_name: str) -> None:
+    streams_here[call_sid] = channel_name
+
+
+def stream_unregister(call_sid: str) -> None:
+    streams_here.pop(call_sid, None)
 
 
 def call_hangup(*, call: Call, reason: str = "api_hangup") -> str:
@@ -102,16 +118,25 @@ def twilio_client():
 
 
 def _ask_stream(call: Call, kind: str, **fields: str) -> bool:
-    """Send `kind` to the consumer holding the call's stream; True when one acknowledged."""
-    return async_to_sync(_ask_stream_async)(call.sid, kind, fields)
-
-
-async def _ask_stream_async(call_sid: str, kind: str, fields: dict[str, str]) -> bool:
+    """Send `kind` to the consumer holding the call's stream; True when one has it."""
+    event = {"type": kind, **fields}
     layer = get_channel_layer()
     if layer is None:
         return False
+    here = streams_here.get(call.sid)
+    if here is not None:
+        # Delivered, not awaited: the consumer acts once this view has let go of the thread.
+        async_to_sync(layer.send)(here, event)
+        return True
+    if isinstance(layer, InMemoryChannelLayer):
+        return False  # one process only, and the stream is not here
+    return async_to_sync(_ask_stream_async)(call.sid, event)
+
+
+async def _ask_stream_async(call_sid: str, event: dict[str, Any]) -> bool:
+    layer = get_channel_layer()
     reply_to = await layer.new_channel()
-    await layer.group_send(call_group(call_sid), {"type": kind, "reply_to": reply_to, **fields})
+    await layer.group_send(call_group(call_sid), {**event, "reply_to": reply_to})
     try:
         await asyncio.wait_for(layer.receive(reply_to), ACK_TIMEOUT_S)
     except TimeoutError:

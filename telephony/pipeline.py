@@ -21,10 +21,9 @@ from django.conf import settings
 from calls import services as call_services
 from calls.models import Call, Role, Status
 from funnel.policies.base import TRANSFER_LINE
-from telephony.callbacks import notify_status_change
 from telephony.playback import Player
 from telephony.providers.base import ProviderError, SpeechToText, STTSession, TextToSpeech
-from telephony.services import is_forward
+from telephony.services import stream_finished, stream_started
 from telephony.speaking import Speaking, synthesize_all
 from telephony.vad import TurnDetector, VadEvent
 from voiceagent.logging import get_logger
@@ -85,6 +84,7 @@ class CallPipeline:
         self._ending = False
         self._end_reason = ""
         self._finalized = False
+        self._notified_status = ""  # the status the callback_url last heard from this stream
         self._finalize_lock = asyncio.Lock()
         self.first_audio_ms: int | None = None  # stream start → the opening's first audio
 
@@ -360,31 +360,15 @@ class CallPipeline:
         await self.finalize()
 
     async def _set_transferred(self) -> None:
-        changed = await sync_to_async(call_services.call_set_status)(
-            call=self.call, status=Status.TRANSFERRED
-        )
-        if changed:
-            await sync_to_async(notify_status_change)(self.call)
+        # Usually the Conversation already did when it decided; finalize tells the callback_url.
+        await sync_to_async(call_services.call_set_status)(call=self.call, status=Status.TRANSFERRED)
 
     async def _mark_in_progress(self) -> None:
-        def write() -> None:
-            self.call.refresh_from_db()
-            if is_forward(self.call.status, Status.IN_PROGRESS) and call_services.call_set_status(
-                call=self.call, status=Status.IN_PROGRESS
-            ):
-                notify_status_change(self.call)
-
-        await sync_to_async(write)()
+        self._notified_status = await sync_to_async(stream_started)(call=self.call)
 
     def _write_end_state(self) -> None:
-        call = self.call
-        call.refresh_from_db()
-        if call.is_terminal or call.status == Status.TRANSFERRED:
-            return
-        status = Status.FAILED if call.end_reason == "llm_error" else Status.COMPLETED
         reason = self._end_reason or ("completed" if self._ending else "caller_hangup")
-        if call_services.call_set_status(call=call, status=status, end_reason=reason):
-            notify_status_change(call)
+        stream_finished(call=self.call, end_reason=reason, notified_status=self._notified_status)
 
     # --- small helpers ----------------------------------------------------------------------
 

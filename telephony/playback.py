@@ -80,8 +80,8 @@ class Player:
 
     @property
     def busy(self) -> bool:
-        """Audio queued or playing that the caller has not finished hearing."""
-        return bool(self._pending) or time.monotonic() < self._play_until
+        """Audio queued or playing whose mark has not come back (every line ends in a mark)."""
+        return bool(self._pending)
 
     def begin(self, text: str) -> Segment:
         segment = Segment(name=f"s{next(self._ids)}", text=text)
@@ -168,6 +168,8 @@ class Player:
                 await self._emit(mark_message(self.stream_sid, segment.name))
                 continue
             await self._pace()
+            if segment.cleared_at is not None:
+                continue  # cleared while we waited: this frame must not follow the clear
             now = time.monotonic()
             self._play_until = max(self._play_until, now)
             if segment.start_at is None:

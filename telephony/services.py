@@ -139,3 +139,25 @@ def _find(*, call_sid: str, provider_sid: str) -> Call | None:
     if call is None and call_sid:
         call = Call.objects.filter(sid=call_sid).first()
     return call
+
+
+def stream_started(*, call: Call) -> str:
+    """The media stream is up: the call is in progress. Returns the status the callback_url
+    now knows."""
+    call.refresh_from_db()
+    if is_forward(call.status, Status.IN_PROGRESS) and call_services.call_set_status(
+        call=call, status=Status.IN_PROGRESS
+    ):
+        notify_status_change(call)
+    return call.status
+
+
+def stream_finished(*, call: Call, end_reason: str, notified_status: str) -> None:
+    """Completed, unless the call already ended otherwise (transferred, failed by the
+    conversation, ended by Twilio); the callback_url hears the final status once."""
+    call.refresh_from_db()
+    if not call.is_terminal and call.status != Status.TRANSFERRED:
+        status = Status.FAILED if call.end_reason == "llm_error" else Status.COMPLETED
+        call_services.call_set_status(call=call, status=status, end_reason=end_reason)
+    if call.status != notified_status:
+        notify_status_change(call)

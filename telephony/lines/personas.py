@@ -94,10 +94,11 @@ class Hearing:
 class Callee:
     """Decides, frame by frame, when the persona starts its next line."""
 
-    def __init__(self, persona: Persona, clips: list[bytes]) -> None:
+    def __init__(self, persona: Persona, clips: list[bytes], *, pause_ms: int | None = None) -> None:
         if len(clips) != len(persona.lines):
             raise ValueError("one audio clip per persona line")
         self.persona = persona
+        self.pause_ms = pause_ms if pause_ms is not None else persona.pause_ms
         self._clips = clips
         self._next = 0
         self._heard_agent = False  # agent spoke since our last line
@@ -115,13 +116,17 @@ class Callee:
             return None
         interrupt = self.persona.interrupt_after_ms
         talk_over = interrupt is not None and hearing.agent_playing and hearing.agent_turn_ms >= interrupt
-        answer = not hearing.agent_playing and hearing.quiet_ms >= self.persona.pause_ms
+        answer = not hearing.agent_playing and hearing.quiet_ms >= self.pause_ms
         if not (talk_over or answer):
             return None
         line, clip = self.persona.lines[self._next], self._clips[self._next]
         self._next += 1
         self._heard_agent = False
         return line, clip
+
+
+_spoken: dict[str, bytes] = {}  # personas repeat their lines: synthesise each once per process
+_SPOKEN_MAX = 256
 
 
 async def speak_lines(lines: tuple[str, ...]) -> list[bytes]:
@@ -131,7 +136,11 @@ async def speak_lines(lines: tuple[str, ...]) -> list[bytes]:
     tts = PiperTTS(timeout=60)
     clips: list[bytes] = []
     for line in lines:
-        audio = b"".join([chunk async for chunk in tts.synthesize(line)])
-        # A short lead-in so the first syllable is not clipped by the agent's VAD.
-        clips.append(silence(100) + audio)
+        if line not in _spoken:
+            audio = b"".join([chunk async for chunk in tts.synthesize(line)])
+            if len(_spoken) >= _SPOKEN_MAX:
+                _spoken.clear()
+            # A short lead-in so the first syllable is not clipped by the agent's VAD.
+            _spoken[line] = silence(100) + audio
+        clips.append(_spoken[line])
     return clips

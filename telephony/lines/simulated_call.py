@@ -39,6 +39,7 @@ MAX_TWIML_HOPS = 10
 SAY_MS_PER_CHAR = 65  # <Say> is not audio here: wait roughly as long as Twilio would speak it
 MIN_FRAME_WAIT_S = 0.0005
 MAX_LAG_S = 0.1
+MIN_PAUSE_WALL_MS = 350
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -137,7 +138,10 @@ class SimulatedCall:
         try:
             await self._status("initiated")
             clips = await speak_lines(self.persona.lines)  # "dialling": the callee gets ready
-            self._callee = Callee(self.persona, clips)
+            # The agent's speech is made in real time whatever our clock: a gap between its
+            # sentences must not pass for the end of its turn on a fast clock.
+            pause_ms = max(self.persona.pause_ms, round(MIN_PAUSE_WALL_MS * self.speed))
+            self._callee = Callee(self.persona, clips, pause_ms=pause_ms)
             await self._status("ringing")
             if await self._wait_call_time(self.ring_ms):
                 self.result.outcome = "canceled"
@@ -291,7 +295,7 @@ class SimulatedCall:
         if agent_frame is None:
             hearing.quiet_ms += FRAME_MS
             return
-        if hearing.quiet_ms >= self.persona.pause_ms:
+        if hearing.quiet_ms >= self._callee.pause_ms:
             hearing.agent_turn_ms = 0  # a new turn after a pause
         hearing.quiet_ms = 0
         hearing.agent_turn_ms += FRAME_MS

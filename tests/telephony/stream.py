@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -99,10 +100,8 @@ class FakeTwilio:
             if remaining <= 0:
                 raise AssertionError(f"timed out after {timeout}s: {self.summary()}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.1))
-            except TimeoutError:
-                pass
 
     async def wait_closed(self, timeout: float = 15.0) -> int | None:
         await self.wait_for(self.closed.is_set, timeout)
@@ -165,7 +164,9 @@ class FakeTwilio:
     def _return_mark(self, name: str) -> None:
         self._pending.pop(name, None)
         self.returned.append(name)
-        asyncio.ensure_future(self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}))
+        asyncio.ensure_future(
+            self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+        )
 
 
 async def wait_messages(call, count: int, timeout: float = 15.0) -> list:

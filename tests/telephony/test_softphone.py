@@ -139,6 +139,14 @@ def test_it_rejects_a_body_that_is_not_json(staff_client):
 
 
 @pytest.mark.django_db
+def test_it_accepts_a_form_encoded_body_too(staff_client):
+    response = staff_client.post("/softphone/calls", data={"mode": "scripted", "message": "Dinner is ready!"})
+    assert response.status_code == 201
+    call = Call.objects.get(sid=response.json()["call_sid"])
+    assert (call.mode, call.message, call.line) == ("scripted", "Dinner is ready!", "softphone")
+
+
+@pytest.mark.django_db
 def test_it_requires_the_csrf_token_to_start_a_call(staff):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
@@ -295,6 +303,38 @@ def test_it_filters_out_what_8_khz_cannot_carry_instead_of_aliasing_it(chromium_
     out = _tone_through_resampler(chromium_page, in_rate=48000, out_rate=8000, hz=6000)
     steady = out[len(out) // 4 : -len(out) // 4]
     assert _rms(steady) < 0.5 / np.sqrt(2) * 0.01  # at least 40 dB down
+
+
+def test_it_echoes_a_mark_after_playback_and_releases_pending_marks_on_clear(chromium_page):
+    result = chromium_page.evaluate(
+        """async () => {
+            const { Player } = await import("./player.js");
+            const ctx = new AudioContext();
+            await ctx.resume();
+            const player = new Player(ctx, ctx.destination);
+            const echoed = [];
+            const t0 = ctx.currentTime;
+            const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+            player.enqueue(new Uint8Array(2400).fill(0x80));  // 300 ms of agent audio
+            player.mark("a", (name) => echoed.push([name, ctx.currentTime - t0]));
+            await sleep(100);
+            const beforePlayed = echoed.length;
+            await sleep(500);
+            player.enqueue(new Uint8Array(16000).fill(0x80));  // 2 s, then the caller barges in
+            player.mark("b", (name) => echoed.push([name, ctx.currentTime - t0]));
+            const speakingBefore = player.speaking;
+            player.clear();
+            const result = { beforePlayed, echoed, speakingBefore, speakingAfter: player.speaking };
+            player.close();
+            await ctx.close();
+            return result;
+        }"""
+    )
+    assert result["beforePlayed"] == 0
+    (a_name, a_at), (b_name, b_at) = result["echoed"]
+    assert a_name == "a" and 0.3 <= a_at < 0.6
+    assert b_name == "b" and b_at < 1.0  # released at the clear, not after its 2 s of audio
+    assert result["speakingBefore"] is True and result["speakingAfter"] is False
 
 
 # --- whole calls from the browser, through Daphne, the consumer, the pipeline and the funnel --------

@@ -4,6 +4,7 @@ import { TwilioStreamAdapter } from "./twilio-adapter.js";
 
 const POLL_MS = 500;
 const FINAL_POLL_GRACE_MS = 15000; // after the stream closes, keep polling this long for the end reason
+const LIVE_DETAIL = "Talk now: the agent hears your microphone.";
 const CLOSE_REASONS = {
   4401: "the stream token was refused",
   4404: "the server does not know this call",
@@ -188,9 +189,13 @@ function onStreamEvent(current, name, detail) {
     current.answeredAt = performance.now();
     $("hangup-button").disabled = false;
     $("mute-button").disabled = false;
-    setStatus("live", "In call", "Talk now: the agent hears your microphone.");
+    setStatus("live", "In call", LIVE_DETAIL);
   } else if (name === "cleared") {
     $("status-detail").textContent = "You interrupted the agent.";
+    clearTimeout(current.clearedNote);
+    current.clearedNote = setTimeout(() => {
+      if (call === current && !current.closedAt) $("status-detail").textContent = LIVE_DETAIL;
+    }, 2500);
   } else if (name === "closed") {
     streamClosed(current, detail);
   }
@@ -213,6 +218,8 @@ async function streamClosed(current, detail) {
   const refused = CLOSE_REASONS[detail.code];
   if (refused) {
     setStatus("failed", "Call failed", `The stream closed: ${refused}.`);
+  } else if (!current.answeredAt && detail.byUs) {
+    setStatus("ended", "Ended", "You hung up before the call connected.");
   } else if (!current.answeredAt) {
     setStatus("failed", "Call failed", "Could not open the media stream.");
   } else {

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+from twilio.base.exceptions import TwilioRestException
+
+from calls.models import Call, Message
+from calls.services import call_create
+from telephony import control, protocol
+from tests.conftest import API_KEY
+from tests.telephony.stream import FakeTwilio, signed_start, wait_messages
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HANDOFF = "+14155550199"
+LONG_GREETING = "Hello there. This is Alex calling about your order. It should arrive on Friday morning."
+
+
+def _create(**fields) -> Call:
+    fields.setdefault("to_number", "+14155550123")
+    return call_create(**fields).call
+
+
+async def _post(path: str):
+    return await AsyncClient().post(path, headers={"X-API-Key": API_KEY})
+
+
+class FakeTwilioCalls:
+    """The twilio REST client at the edge: records updates, can answer 404."""
+
+    def __init__(self, status: int | None = None) -> None:
+        self.updates: list[tuple[str, dict]] = []
+        self.status = status
+
+    def calls(self, sid: str):
+        fake = self
+
+        class _Call:
+            def update(self, **changes):
+                if fake.status is not None:
+                    raise TwilioRestException(fake.status, f"/Calls/{sid}", "not found")
+                fake.updates.append((sid, changes))
+
+        return _Call()
+
+
+async def test_hangup_reaches_the_stream_and_keeps_what_was_heard():
+    call = await sync_to_async(_create)(mode="interactive", greeting=LONG_GREETING)
+    twilio = FakeTwilio(realtime=True)
+    await twilio.open(signed_start(call.sid))
+    try:
+        await twilio.wait_for(lambda: len(twilio.returned) >= 1, timeout=10)
+        response = await _post(f"/api/call/{call.sid}/hangup")
+        assert response.status_code == 200, response.content
+        assert response.json()["via"] == "stream"
+        assert await twilio.wait_closed() == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    assert twilio.clears == 1
+    await sync_to_async(call.refresh_from_db)()
+    assert (call.status, call.end_reason) == ("completed", "api_hangup")
+    [greeting] = await wait_messages(call, 1)
+    assert greeting.interrupted and greeting.text.startswith("Hello there.")
+    assert "Friday" not in greeting.text
+
+
+async def test_transfer_reaches_the_stream_and_the_action_url_dials(settings):
+    settings.HANDOFF_NUMBER = HANDOFF
+    call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        await wait_messages(call, 1)
+        response = await _post(f"/api/call/{call.sid}/transfer")
+        assert response.status_code == 200, response.content
+        assert await twilio.wait_closed() == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    await sync_to_async(call.refresh_from_db)()
+    assert call.status == "transferred"
+    messages = await wait_messages(call, 2)
+    assert messages[-1].text == "Transferring you now."
+
+
+def test_hangup_without_a_stream_ends_the_call_through_twilio(client, settings, monkeypatch):
+    settings.TWILIO_CONFIGURED = True
+    fake = FakeTwilioCalls()
+    monkeypatch.setattr(control, "twilio_client", lambda: fake)
+    call = _create(mode="funnel", provider_sid="CA" + "1" * 32)
+    Call.objects.filter(pk=call.pk).update(status="in-progress")
+    response = client.post(f"/api/call/{call.sid}/hangup", HTTP_X_API_KEY=API_KEY)
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "call_sid": call.sid, "status": "completed", "via": "rest"}
+    assert fake.updates == [("CA" + "1" * 32, {"status": "completed"})]
+
+
+def test_hanging_up_a_call_twilio_already_ended_is_fine(client, settings, monkeypatch):
+    settings.TWILIO_CONFIGURED = True
+    monkeypatch.setattr(control, "twilio_client", lambda: FakeTwilioCalls(status=404))
+    call = _create(mode="funnel", provider_sid="CA" + "2" * 32)
+    response = client.post(f"/api/call/{call.sid}/hangup", HTTP_X_API_KEY=API_KEY)
+    assert response.status_code == 200
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == ("canceled", "api_hangup")  # it never got answered
+
+
+def test_live_control_answers_404_409_and_needs_the_key(client, settings):
+    assert client.post("/api/call/CA0000000000000000/hangup", HTTP_X_API_KEY=API_KEY).status_code == 404
+    assert client.post("/api/call/CA0000000000000000/hangup").status_code == 401
+    call = _create(mode="funnel")
+    response = client.post(f"/api/call/{call.sid}/transfer", HTTP_X_API_KEY=API_KEY)
+    assert response.status_code == 409
+    assert "HANDOFF_NUMBER" in response.json()["error"]
+    settings.HANDOFF_NUMBER = HANDOFF
+    response = client.post(f"/api/call/{call.sid}/transfer", HTTP_X_API_KEY=API_KEY)
+    assert response.status_code == 409 and "no live stream" in response.json()["error"]
+    Call.objects.filter(pk=call.pk).update(status="completed")
+    for action in ("hangup", "transfer"):
+        response = client.post(f"/api/call/{call.sid}/{action}", HTTP_X_API_KEY=API_KEY)
+        assert response.status_code == 409
+        assert "already ended" in response.json()["error"]
+    assert not Message.objects.exists()
