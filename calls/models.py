@@ -40,6 +40,17 @@ class Status(models.TextChoices):
 TERMINAL_STATUSES = frozenset(
     {Status.COMPLETED, Status.BUSY, Status.FAILED, Status.NO_ANSWER, Status.CANCELED}
 )
+# Where each status stands in the lifecycle: a call only ever moves forward, so Twilio's
+# callbacks may arrive late, repeated or out of order and still leave the right final state.
+# A transferred call ends when Twilio says the bridged call completed (end_reason stays).
+STATUS_RANK = {
+    Status.QUEUED: 0,
+    Status.INITIATED: 1,
+    Status.RINGING: 2,
+    Status.IN_PROGRESS: 3,
+    Status.TRANSFERRED: 4,
+    **{status: 5 for status in TERMINAL_STATUSES},
+}
 
 
 class Call(models.Model):

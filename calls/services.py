@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from calls.models import (
+    STATUS_RANK,
     TERMINAL_STATUSES,
     Call,
     Direction,
@@ -22,6 +23,7 @@ from calls.models import (
     Status,
 )
 from calls.phone import to_e164
+from calls.signals import call_status_changed
 from voiceagent.logging import get_logger
 
 log = get_logger("calls")
@@ -124,13 +126,16 @@ def _place(call: Call) -> None:
 
 @transaction.atomic
 def call_set_status(*, call: Call, status: str, end_reason: str = "") -> bool:
-    """Move a call along the Twilio lifecycle; a terminal call never moves again.
+    """Move a call forward along the Twilio lifecycle; never back, never out of a terminal state.
 
-    Returns True when something changed. Reloads under a row lock so concurrent
-    webhooks and the stream's finalize agree.
+    Returns True when something changed. Reloads under a row lock so concurrent webhooks
+    and the stream's finalize agree; listeners of `call_status_changed` hear each change
+    once, after it commits.
     """
+    if status not in STATUS_RANK:
+        raise ValueError(f"unknown call status {status!r}")
     locked = Call.objects.select_for_update().get(pk=call.pk)
-    if locked.status in TERMINAL_STATUSES or status == locked.status:
+    if locked.status in TERMINAL_STATUSES or STATUS_RANK[status] <= STATUS_RANK[locked.status]:
         _refresh(call, locked)
         return False
     now = timezone.now()
@@ -151,6 +156,7 @@ def call_set_status(*, call: Call, status: str, end_reason: str = "") -> bool:
         "call status",
         extra={"event": "call_status", "call_sid": call.sid, "status": status, "end_reason": end_reason},
     )
+    transaction.on_commit(lambda: call_status_changed.send(sender=Call, call=locked))
     return True
 
 
@@ -258,7 +264,7 @@ def calls_purge_expired(*, older_than_days: int | None = None) -> int:
 
 
 def _refresh(target: Call, source: Call) -> None:
-    for field in ("status", "answered_at", "ended_at", "end_reason"):
+    for field in ("status", "answered_at", "ended_at", "end_reason", "funnel_state"):
         setattr(target, field, getattr(source, field))
 
 

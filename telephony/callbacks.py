@@ -55,6 +55,10 @@ def notify_status_change(call: Call) -> None:
     worker.start()
 
 
+def on_call_status_changed(sender, *, call: Call, **kwargs) -> None:
+    notify_status_change(call)
+
+
 def wait_idle(timeout: float = 5.0) -> bool:
     """Block until every queued notification was delivered or given up (tests, shutdown)."""
     deadline = time.monotonic() + timeout

@@ -21,7 +21,6 @@ from django.conf import settings
 from calls import services as call_services
 from calls.models import Call, Status
 from telephony import twiml
-from telephony.callbacks import notify_status_change
 from voiceagent.logging import get_logger
 
 log = get_logger("telephony.control")
@@ -65,8 +64,7 @@ def call_hangup(*, call: Call, reason: str = "api_hangup") -> str:
     unanswered = call.status in _NOT_ANSWERED
     rest_end_call(call, status="canceled" if unanswered else "completed")
     status = Status.CANCELED if unanswered else Status.COMPLETED
-    if call_services.call_set_status(call=call, status=status, end_reason=reason):
-        notify_status_change(call)
+    call_services.call_set_status(call=call, status=status, end_reason=reason)
     return "rest"
 
 
@@ -82,8 +80,7 @@ def call_transfer(*, call: Call) -> str:
         return "stream"
     if call.status != Status.IN_PROGRESS or not _rest_update(call, twiml=twiml.dial(settings.HANDOFF_NUMBER)):
         raise LiveControlRefused("the call has no live stream to transfer")
-    if call_services.call_set_status(call=call, status=Status.TRANSFERRED):
-        notify_status_change(call)
+    call_services.call_set_status(call=call, status=Status.TRANSFERRED, end_reason="api_transfer")
     return "rest"
 
 

@@ -84,7 +84,6 @@ class CallPipeline:
         self._ending = False
         self._end_reason = ""
         self._finalized = False
-        self._notified_status = ""  # the status the callback_url last heard from this stream
         self._finalize_lock = asyncio.Lock()
         self.first_audio_ms: int | None = None  # stream start → the opening's first audio
 
@@ -364,11 +363,11 @@ class CallPipeline:
         await sync_to_async(call_services.call_set_status)(call=self.call, status=Status.TRANSFERRED)
 
     async def _mark_in_progress(self) -> None:
-        self._notified_status = await sync_to_async(stream_started)(call=self.call)
+        await sync_to_async(stream_started)(call=self.call)
 
     def _write_end_state(self) -> None:
         reason = self._end_reason or ("completed" if self._ending else "caller_hangup")
-        stream_finished(call=self.call, end_reason=reason, notified_status=self._notified_status)
+        stream_finished(call=self.call, end_reason=reason)
 
     # --- small helpers ----------------------------------------------------------------------
 

@@ -8,25 +8,15 @@ from django.conf import settings
 from twilio.request_validator import RequestValidator
 
 from calls import services as call_services
-from calls.models import TERMINAL_STATUSES, Call, Direction, Mode, Status
+from calls.models import STATUS_RANK, Call, Direction, Mode, Status
 from calls.phone import InvalidPhoneNumber
 from calls.selectors import call_get_by_provider_sid
 from telephony import twiml
-from telephony.callbacks import notify_status_change
 from telephony.tokens import stream_token_make
 from voiceagent.logging import get_logger
 
 log = get_logger("telephony.webhooks")
 
-# Twilio's lifecycle only moves forward; a late or repeated callback must not move it back.
-_RANK = {
-    Status.QUEUED: 0,
-    Status.INITIATED: 1,
-    Status.RINGING: 2,
-    Status.IN_PROGRESS: 3,
-    Status.TRANSFERRED: 4,
-    **{status: 5 for status in TERMINAL_STATUSES},
-}
 # Twilio statuses that end a call other than by hanging up normally name their own reason.
 _END_REASONS = {
     Status.BUSY: "busy",
@@ -106,23 +96,13 @@ def status_callback_apply(*, params: Mapping[str, str], call_sid: str = "") -> C
             "status for unknown call ignored", extra={"event": "status_callback_unknown", "status": status}
         )
         return None
-    if status not in _RANK or status == Status.TRANSFERRED:
+    if status not in STATUS_RANK or status == Status.TRANSFERRED:
         log.warning(
             "unknown call status ignored", extra={"event": "status_callback_bad", "call_sid": call.sid}
         )
         return call
-    if not is_forward(call.status, status):
-        return call
-    if call_services.call_set_status(call=call, status=status, end_reason=_END_REASONS.get(status, "")):
-        notify_status_change(call)
+    call_services.call_set_status(call=call, status=status, end_reason=_END_REASONS.get(status, ""))
     return call
-
-
-def is_forward(current: str, new: str) -> bool:
-    """True when `new` is later in the lifecycle; a transferred call keeps that status."""
-    if current == Status.TRANSFERRED:
-        return False
-    return _RANK.get(new, -1) > _RANK.get(current, -1)
 
 
 def stream_ended_answer(*, call_sid: str) -> str:
@@ -141,23 +121,15 @@ def _find(*, call_sid: str, provider_sid: str) -> Call | None:
     return call
 
 
-def stream_started(*, call: Call) -> str:
-    """The media stream is up: the call is in progress. Returns the status the callback_url
-    now knows."""
-    call.refresh_from_db()
-    if is_forward(call.status, Status.IN_PROGRESS) and call_services.call_set_status(
-        call=call, status=Status.IN_PROGRESS
-    ):
-        notify_status_change(call)
-    return call.status
+def stream_started(*, call: Call) -> None:
+    """The media stream is up: the call is in progress (a no-op if it already moved on)."""
+    call_services.call_set_status(call=call, status=Status.IN_PROGRESS)
 
 
-def stream_finished(*, call: Call, end_reason: str, notified_status: str) -> None:
-    """Completed, unless the call already ended otherwise (transferred, failed by the
-    conversation, ended by Twilio); the callback_url hears the final status once."""
+def stream_finished(*, call: Call, end_reason: str) -> None:
+    """Completed, unless the call already ended otherwise (failed by the conversation, ended
+    by Twilio) or is being transferred (Twilio's completed callback ends that one)."""
     call.refresh_from_db()
     if not call.is_terminal and call.status != Status.TRANSFERRED:
         status = Status.FAILED if call.end_reason == "llm_error" else Status.COMPLETED
         call_services.call_set_status(call=call, status=status, end_reason=end_reason)
-    if call.status != notified_status:
-        notify_status_change(call)

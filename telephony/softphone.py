@@ -76,7 +76,6 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
             "scripts": scripts,
             "default_script_id": default.pk,
             "modes": Mode.choices,
-            "directions": Direction.choices,
             "softphone_number": SOFTPHONE_NUMBER,
         },
     )
@@ -110,7 +109,7 @@ def _parse_start(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]]:
     if raw_script not in (None, ""):
         try:
             script = Script.objects.filter(pk=int(raw_script)).first()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             script = None
         if script is None:
             errors["script_id"] = "no such script"

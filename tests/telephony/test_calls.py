@@ -109,18 +109,20 @@ async def test_an_outbound_funnel_call_is_transferred_and_the_action_url_dials(s
         await twilio.disconnect()
     status, xml = await _webhook(f"/twilio/stream-ended?call={call.sid}", {"CallSid": call.provider_sid})
     assert f"<Dial>{HANDOFF}</Dial>" in xml
-    # Twilio reports the call completed once the dialled leg ends: it stays transferred.
-    await _webhook("/twilio/status-callback", {"CallSid": call.provider_sid, "CallStatus": "completed"})
     await sync_to_async(call.refresh_from_db)()
     assert (call.status, call.end_reason, call.funnel_state) == ("transferred", "handoff", "END")
+    # Twilio reports the call completed once the dialled leg ends; the reason stays handoff.
+    await _webhook("/twilio/status-callback", {"CallSid": call.provider_sid, "CallStatus": "completed"})
+    await sync_to_async(call.refresh_from_db)()
+    assert (call.status, call.end_reason, call.funnel_state) == ("completed", "handoff", "END")
     messages = await wait_messages(call, 3)
     assert messages[-1].text == "Transferring you now." and messages[1].intent == "wants_human"
     assert await sync_to_async(callbacks.wait_idle)()
     sent = [json.loads(c.request.content) for c in hook.calls]
-    assert [s["status"] for s in sent] == ["ringing", "in-progress", "transferred"]
+    assert [s["status"] for s in sent] == ["ringing", "in-progress", "transferred", "completed"]
     assert sent[-1] == {
         "call_sid": call.sid,
-        "status": "transferred",
+        "status": "completed",
         "end_reason": "handoff",
         "funnel_state": "END",
     }

@@ -122,6 +122,7 @@ def test_it_calls_the_softphone_even_after_it_asked_not_to_be_called(staff_clien
         ({"mode": "funnel", "direction": "sideways"}, "direction"),
         ({"mode": "funnel", "script_id": 999999}, "script_id"),
         ({"mode": "funnel", "script_id": "abc"}, "script_id"),
+        ({"mode": "funnel", "script_id": 10**30}, "script_id"),
     ],
 )
 def test_it_rejects_bad_input_by_field(staff_client, body, field):

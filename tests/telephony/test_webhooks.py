@@ -143,6 +143,7 @@ def _status(client, provider_sid: str, status: str, *, path: str = "/twilio/stat
 
 
 @respx.mock
+@pytest.mark.django_db(transaction=True)
 def test_status_callbacks_in_any_order_and_repeated_leave_the_right_final_state(client):
     hook = respx.post("https://hooks.example.test/status").mock(return_value=httpx.Response(204))
     call = call_create(to_number=CALLER, mode="funnel", callback_url="https://hooks.example.test/status").call
@@ -181,12 +182,16 @@ def test_a_busy_callee_ends_the_call_with_its_reason(client):
     assert (call.status, call.end_reason) == ("busy", "busy")
 
 
-def test_a_transferred_call_stays_transferred(client):
+def test_a_transferred_call_ends_when_the_bridged_call_completes(client):
     call = call_create(to_number=CALLER, mode="funnel", provider_sid="CA" + "8" * 32).call
-    Call.objects.filter(pk=call.pk).update(status="transferred")
-    _status(client, call.provider_sid, "completed")
+    Call.objects.filter(pk=call.pk).update(status="transferred", end_reason="handoff")
+    _status(client, call.provider_sid, "in-progress")
     call.refresh_from_db()
     assert call.status == "transferred"
+    _status(client, call.provider_sid, "completed")
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == ("completed", "handoff")
+    assert call.ended_at is not None
 
 
 def test_a_status_for_an_unknown_call_is_ignored(client):
@@ -195,6 +200,7 @@ def test_a_status_for_an_unknown_call_is_ignored(client):
 
 
 @respx.mock
+@pytest.mark.django_db(transaction=True)
 def test_a_failing_callback_url_is_retried_then_given_up_without_blocking(client, settings, caplog):
     settings.CALLBACK_RETRIES = 2
     hook = respx.post("https://hooks.example.test/status").mock(
