@@ -75,7 +75,9 @@ def test_it_places_a_simulated_call_prints_it_live_and_saves_the_audio(settings,
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "voice.example.test"]
     monkeypatch.setattr(playback, "LEAD_MS", 600_000)
     wav = tmp_path / "call.wav"
-    out = _run(NUMBER, "--simulate", "--say", "No thanks, I'm not interested.", "--speed", "5", "--wav", str(wav))
+    out = _run(
+        NUMBER, "--simulate", "--say", "No thanks, I'm not interested.", "--speed", "5", "--wav", str(wav)
+    )
 
     assert "Simulated line, callee persona: custom" in out
     assert "· ringing" in out

@@ -136,7 +136,10 @@ def test_interrupts_talks_over_the_agent(line):
     assert result.clears >= 1
     cut = [m for m in messages if m.role == Role.ASSISTANT and m.interrupted]
     assert cut, "no agent line was recorded as interrupted"
-    assert cut[0].text != "Hi, this is Sam from Acme Solar. I'm calling about solar panels. Do you have a quick minute?"
+    assert (
+        cut[0].text
+        != "Hi, this is Sam from Acme Solar. I'm calling about solar panels. Do you have a quick minute?"
+    )
     assert call.status == Status.COMPLETED
     assert "interested" in _intents(messages)
 
