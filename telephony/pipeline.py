@@ -94,8 +94,8 @@ class CallPipeline:
         if self._tts is None or self._stt_provider is None:
             from telephony.providers import factory
 
-            self._tts = self._tts or factory.get_tts()
-            self._stt_provider = self._stt_provider or factory.get_stt()
+            self._tts = self._tts or factory.get_tts(on_fallback=self._count_fallback)
+            self._stt_provider = self._stt_provider or factory.get_stt(on_fallback=self._count_fallback)
         self.player.start()
         await self._mark_in_progress()
         self._conv = await self._start_conversation(self.call)
@@ -103,6 +103,9 @@ class CallPipeline:
         self._reply_task = self.spawn(self._play_reply(opening, t0=self._started_at, opening=True))
         for coro in (self._stt_loop(), self._audio_loop(), self._monitor(), self._warm_holding_line()):
             self._tasks.append(self.spawn(coro))
+
+    async def _count_fallback(self, role: str) -> None:
+        await sync_to_async(call_services.call_count_fallback)(call=self.call, role=role)
 
     def on_audio(self, mulaw: bytes) -> None:
         if not self._finalized:

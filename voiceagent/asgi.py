@@ -11,8 +11,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceagent.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from telephony.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.WARM_MODELS:
+    from telephony.providers.factory import warm_local_models_in_background
+
+    warm_local_models_in_background()
 
 application = ProtocolTypeRouter(
     {

@@ -205,6 +205,8 @@ STT_PROVIDER = choice_var("STT_PROVIDER", "auto", ("auto", "local", "deepgram"))
 TTS_PROVIDER = choice_var("TTS_PROVIDER", "auto", ("auto", "local", "elevenlabs"))
 LLM_PROVIDER = choice_var("LLM_PROVIDER", "auto", ("auto", "offline", "openai"))
 PROVIDER_TIMEOUT_SECONDS = float_var("PROVIDER_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60)
+# Load the local speech models when the server starts, so the first call does not wait.
+WARM_MODELS = bool_var("WARM_MODELS", True)
 LLM_TIMEOUT_SECONDS = float_var("LLM_TIMEOUT_SECONDS", 4.0, minimum=0.1, maximum=60)
 
 HANDOFF_NUMBER = phone_var("HANDOFF_NUMBER", DEFAULT_REGION)

