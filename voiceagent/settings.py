@@ -207,6 +207,8 @@ LLM_PROVIDER = choice_var("LLM_PROVIDER", "auto", ("auto", "offline", "openai"))
 PROVIDER_TIMEOUT_SECONDS = float_var("PROVIDER_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60)
 # Load the local speech models when the server starts, so the first call does not wait.
 WARM_MODELS = bool_var("WARM_MODELS", True)
+# "stt=package.module:Class,tts=…": use that class for the role instead (benchmarks' fakes).
+PROVIDER_OVERRIDES = str_var("PROVIDER_OVERRIDES", "")
 LLM_TIMEOUT_SECONDS = float_var("LLM_TIMEOUT_SECONDS", 4.0, minimum=0.1, maximum=60)
 
 HANDOFF_NUMBER = phone_var("HANDOFF_NUMBER", DEFAULT_REGION)

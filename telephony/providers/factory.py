@@ -4,10 +4,13 @@
 cloud provider without its key is a configuration error that names the missing variable.
 Cloud speech providers come wrapped with the local model as backup, and the caller passes
 its per-call `on_fallback(role)` hook so a fallback is counted on that call.
+`PROVIDER_OVERRIDES` ("stt=package.module:Class,tts=…") replaces a role's provider with any
+class built as `Class(timeout=PROVIDER_TIMEOUT_SECONDS)` (the benchmarks' zero-cost fakes).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 
 from django.conf import settings
@@ -27,6 +30,34 @@ _CLOUD = {
     "llm": ("LLM_PROVIDER", "openai", "OPENAI_API_KEY"),
 }
 _LOCAL = {"stt": "local", "tts": "local", "llm": "offline"}
+_OVERRIDABLE = ("stt", "tts")
+
+
+def provider_overrides() -> dict[str, str]:
+    """`PROVIDER_OVERRIDES` as {role: "module:Class"}; ImproperlyConfigured on a malformed value."""
+    overrides: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in settings.PROVIDER_OVERRIDES.split(","))):
+        role, _, target = (piece.strip() for piece in item.partition("="))
+        module, _, name = target.partition(":")
+        if role not in _OVERRIDABLE or not module or not name.isidentifier():
+            raise ImproperlyConfigured(
+                f"PROVIDER_OVERRIDES item {item!r} is invalid: expected stt=module.path:Class or tts=…"
+            )
+        overrides[role] = target
+    return overrides
+
+
+def _override(role: str) -> object | None:
+    """An instance of the class PROVIDER_OVERRIDES names for `role`, else None."""
+    target = provider_overrides().get(role)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ImproperlyConfigured(f"PROVIDER_OVERRIDES: cannot load {target!r} for {role}: {exc}") from None
+    return cls(timeout=settings.PROVIDER_TIMEOUT_SECONDS)
 
 
 def provider_for(role: str) -> str:
@@ -42,6 +73,9 @@ def provider_for(role: str) -> str:
 
 
 def get_stt(*, on_fallback: FallbackHook | None = None) -> SpeechToText:
+    override = _override("stt")
+    if override is not None:
+        return override  # type: ignore[return-value]
     local = WhisperSTT(timeout=settings.PROVIDER_TIMEOUT_SECONDS)
     if provider_for("stt") == "local":
         return local
@@ -52,6 +86,9 @@ def get_stt(*, on_fallback: FallbackHook | None = None) -> SpeechToText:
 
 
 def get_tts(*, on_fallback: FallbackHook | None = None) -> TextToSpeech:
+    override = _override("tts")
+    if override is not None:
+        return override  # type: ignore[return-value]
     local = PiperTTS(timeout=settings.PROVIDER_TIMEOUT_SECONDS)
     if provider_for("tts") == "local":
         return local

@@ -67,6 +67,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["verbosity"] < 2:
             # The transcript is the output; JSON log lines (-v 2 shows them) would bury it.
+            # Loading the ASGI app first: it runs django.setup() again, which re-applies LOGGING.
+            import voiceagent.asgi  # noqa: F401
+
             logging.getLogger("voiceagent").setLevel(logging.WARNING)
         self._check_options(options)
         call = self._create(options)
