@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
-DEMO_NUMBER ?= +14155550123
+DEMO_NUMBER ?= +12025550143
 
 .PHONY: install migrate test lint demo serve admin-user bench clean
 
@@ -34,8 +34,9 @@ test: lint
 # offline writer, SQLite, the simulated phone line. No accounts, no network.
 demo: migrate
 	@start=$$(date +%s); \
-	$(PY) manage.py place_call $(DEMO_NUMBER) --simulate --persona interested && \
+	$(PY) manage.py place_call $(DEMO_NUMBER) --simulate --persona interested --wav data/demo-call.wav && \
 	echo "Demo finished in $$(( $$(date +%s) - start )) s." && \
+	echo "Listen to it: data/demo-call.wav (caller left, agent right)." && \
 	echo "Browse it: 'make admin-user' once, then 'make serve' and open http://127.0.0.1:8000/admin/"
 
 serve: migrate

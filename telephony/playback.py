@@ -130,7 +130,10 @@ class Player:
             try:
                 await asyncio.wait_for(segment.done.wait(), timeout=max(remaining, 0) + grace)
             except TimeoutError:
-                if segment.marked and segment.cleared_at is None:
+                # Waiting may have begun before the first frame went out: give up only once
+                # the audio's end (known now) plus the grace has truly passed.
+                overdue = segment.end_at is not None and time.monotonic() >= segment.end_at + grace
+                if overdue and segment.marked and segment.cleared_at is None:
                     log.warning("mark never came back", extra={"event": "mark_lost", "mark": segment.name})
                     segment.heard = True
                     self._segments.pop(segment.name, None)

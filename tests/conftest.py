@@ -42,6 +42,8 @@ def pytest_collection_modifyitems(config, items) -> None:
 def _test_settings(settings):
     settings.API_KEY = API_KEY
     settings.PUBLIC_BASE_URL = "https://voice.example.test"
+    # Twilio (and the simulated line) send the public host in the Host header.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "voice.example.test"]
     settings.TWILIO_ACCOUNT_SID = ""
     settings.TWILIO_AUTH_TOKEN = ""
     settings.TWILIO_CONFIGURED = False

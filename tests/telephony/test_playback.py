@@ -76,3 +76,20 @@ async def test_a_lost_mark_does_not_hang_the_call():
     segment = player.say("Hi.", b"\x01" * FRAME_BYTES)
     assert await asyncio.wait_for(player.wait(segment, grace=0.1), 2)
     await player.stop()
+
+
+async def test_it_waits_for_a_long_sentence_whose_wait_began_before_its_first_frame():
+    sent = Sent()
+    player = Player(send=sent, stream_sid="MZ1", lead_ms=600_000)  # all audio and the mark at once
+    player.start()
+    segment = player.begin("A long sentence.")  # waited on before any of its audio exists
+    waiting = asyncio.ensure_future(player.wait(segment, grace=0.1))
+    await asyncio.sleep(0.05)
+    player.audio(segment, b"\x01" * FRAME_BYTES * 40)  # 0.8 s of audio
+    player.end(segment)
+    await asyncio.sleep(0.4)  # past the grace counted from the wait's start, but still playing
+    assert "mark" in sent.events()
+    assert not waiting.done(), "gave up on a mark while its audio was still playing"
+    player.on_mark(segment.name)
+    assert await asyncio.wait_for(waiting, 2)
+    await player.stop()

@@ -27,7 +27,6 @@ BUYS_PATH = ["INTRO", "QUALIFY", "PITCH", "CLOSE", "END"]
 @pytest.fixture
 def line(settings, monkeypatch, transactional_db):
     settings.SIMULATED_SPEED = 5
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "voice.example.test"]
     settings.CALL_PLACER = "telephony.lines.call_place"
     # The app sends each line at once; the line plays it out at its own (5x) pace.
     monkeypatch.setattr(playback, "LEAD_MS", 600_000)
