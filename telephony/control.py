@@ -5,8 +5,8 @@ the channel-layer group `call.<sid>` (every worker, with channels-redis). A stre
 process gets the request on its own channel, not awaited: the API views are sync and hold
 Django's one thread for sync code, which a consumer needs before it handles any message, so
 waiting on it would deadlock. A stream on another worker acknowledges on a reply channel.
-When nobody holds the stream the call is ended through Twilio's REST API instead (or just
-recorded, when there is no Twilio).
+When nobody holds the stream the call's phone line ends it instead (Twilio's REST API, or
+the simulated line), or it is just recorded when no line carries it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.conf import settings
 
 from calls import services as call_services
 from calls.models import Call, Status
-from telephony import twiml
+from telephony.lines import LineError, line_for
 from voiceagent.logging import get_logger
 
 log = get_logger("telephony.control")
@@ -56,20 +56,24 @@ def stream_unregister(call_sid: str) -> None:
 
 
 def call_hangup(*, call: Call, reason: str = "api_hangup") -> str:
-    """End the call; returns how: `stream` (the consumer closed it) or `rest`."""
+    """End the call; returns how: `stream` (the consumer closed it) or `line`."""
     if call.is_terminal:
         raise LiveControlRefused(f"the call has already ended ({call.status})")
     if _ask_stream(call, HANGUP, reason=reason):
         return "stream"
-    unanswered = call.status in _NOT_ANSWERED
-    rest_end_call(call, status="canceled" if unanswered else "completed")
-    status = Status.CANCELED if unanswered else Status.COMPLETED
+    line = line_for(call)
+    if line is not None:
+        try:
+            line.hangup(call)
+        except LineError as exc:
+            raise LiveControlRefused(f"the phone line could not end the call: {exc}") from None
+    status = Status.CANCELED if call.status in _NOT_ANSWERED else Status.COMPLETED
     call_services.call_set_status(call=call, status=status, end_reason=reason)
-    return "rest"
+    return "line"
 
 
 def call_transfer(*, call: Call) -> str:
-    """Hand the caller to HANDOFF_NUMBER; returns `stream` or `rest`."""
+    """Hand the caller to HANDOFF_NUMBER; returns `stream` or `line`."""
     if call.is_terminal:
         raise LiveControlRefused(f"the call has already ended ({call.status})")
     if call.status == Status.TRANSFERRED:
@@ -78,40 +82,15 @@ def call_transfer(*, call: Call) -> str:
         raise LiveControlRefused("HANDOFF_NUMBER is not configured")
     if _ask_stream(call, TRANSFER):
         return "stream"
-    if call.status != Status.IN_PROGRESS or not _rest_update(call, twiml=twiml.dial(settings.HANDOFF_NUMBER)):
+    line = line_for(call)
+    if call.status != Status.IN_PROGRESS or line is None:
         raise LiveControlRefused("the call has no live stream to transfer")
-    call_services.call_set_status(call=call, status=Status.TRANSFERRED, end_reason="api_transfer")
-    return "rest"
-
-
-def rest_end_call(call: Call, *, status: str = "completed") -> bool:
-    """Ask Twilio to end the call; False when Twilio is not configured or the call is gone."""
-    return _rest_update(call, status=status)
-
-
-def _rest_update(call: Call, **changes: str) -> bool:
-    if not settings.TWILIO_CONFIGURED or not call.provider_sid:
-        return False
-    from twilio.base.exceptions import TwilioRestException
-
     try:
-        twilio_client().calls(call.provider_sid).update(**changes)
-    except TwilioRestException as exc:
-        # 404: Twilio already finished the call, which is the normal race at the end.
-        if exc.status != 404:
-            log.warning(
-                "twilio call update failed",
-                extra={"event": "twilio_update_failed", "call_sid": call.sid, "status": exc.status},
-            )
-        return False
-    log.info("twilio call updated", extra={"event": "twilio_update", "call_sid": call.sid, **changes})
-    return True
-
-
-def twilio_client():
-    from twilio.rest import Client
-
-    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+        line.transfer(call, settings.HANDOFF_NUMBER)
+    except LineError as exc:
+        raise LiveControlRefused(f"the phone line could not transfer the call: {exc}") from None
+    call_services.call_set_status(call=call, status=Status.TRANSFERRED, end_reason="api_transfer")
+    return "line"
 
 
 def _ask_stream(call: Call, kind: str, **fields: str) -> bool:

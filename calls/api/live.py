@@ -19,7 +19,10 @@ class LiveControlOutput(serializers.Serializer):
     success = serializers.BooleanField()
     call_sid = serializers.CharField()
     status = serializers.CharField()
-    via = serializers.ChoiceField(choices=["stream", "rest"], help_text="stream: the live stream ended it")
+    via = serializers.ChoiceField(
+        choices=["stream", "line"],
+        help_text="stream: the consumer holding the live stream acted; line: the phone line did",
+    )
 
 
 def _call(sid: str) -> Call:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = get_logger("telephony.lines")
 
-__all__ = ["LineError", "PhoneLine", "call_place", "get_line"]
+__all__ = ["LineError", "PhoneLine", "call_place", "get_line", "line_for"]
 
 
 def get_line(simulate: bool | None = None, **simulated: Any) -> PhoneLine:
@@ -39,6 +39,20 @@ def get_line(simulate: bool | None = None, **simulated: Any) -> PhoneLine:
     from telephony.lines.twilio_line import TwilioLine
 
     return TwilioLine()
+
+
+def line_for(call: Call) -> PhoneLine | None:
+    """The line carrying an existing call, to end or transfer it; None when no line does
+    (the softphone's calls, or a Twilio call when Twilio is no longer configured)."""
+    if call.line == "simulated":
+        from telephony.lines.simulated import SimulatedLine
+
+        return SimulatedLine()
+    if call.provider_sid and call.line in ("", "twilio") and settings.TWILIO_CONFIGURED:
+        from telephony.lines.twilio_line import TwilioLine
+
+        return TwilioLine()
+    return None
 
 
 def call_place(call: Call) -> None:

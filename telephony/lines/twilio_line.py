@@ -101,7 +101,9 @@ class TwilioLine:
         )
 
     def hangup(self, call: Call) -> None:
-        self._update(call, "hangup", status="completed")
+        # Twilio ends a call not yet answered with `canceled`, an answered one with `completed`.
+        unanswered = call.status in ("queued", "initiated", "ringing")
+        self._update(call, "hangup", status="canceled" if unanswered else "completed")
 
     def transfer(self, call: Call, to_number: str) -> None:
         twiml = VoiceResponse()

@@ -3,13 +3,14 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
-from twilio.base.exceptions import TwilioRestException
 
 from calls.models import Call, Message
 from calls.services import call_create
-from telephony import control, protocol
+from telephony import protocol
+from telephony.lines import twilio_line
 from tests.conftest import API_KEY
 from tests.telephony.stream import FakeTwilio, signed_start, wait_messages
+from tests.telephony.twilio_fakes import FakeTwilioHttp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,23 +27,16 @@ async def _post(path: str):
     return await AsyncClient().post(path, headers={"X-API-Key": API_KEY})
 
 
-class FakeTwilioCalls:
-    """The twilio REST client at the edge: records updates, can answer 404."""
-
-    def __init__(self, status: int | None = None) -> None:
-        self.updates: list[tuple[str, dict]] = []
-        self.status = status
-
-    def calls(self, sid: str):
-        fake = self
-
-        class _Call:
-            def update(self, **changes):
-                if fake.status is not None:
-                    raise TwilioRestException(fake.status, f"/Calls/{sid}", "not found")
-                fake.updates.append((sid, changes))
-
-        return _Call()
+@pytest.fixture
+def twilio_http(settings, monkeypatch) -> FakeTwilioHttp:
+    """Twilio configured, its HTTP API faked at twilio's own HttpClient seam."""
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "secret-token"
+    settings.TWILIO_PHONE_NUMBER = "+12025550100"
+    settings.TWILIO_CONFIGURED = True
+    http = FakeTwilioHttp()
+    monkeypatch.setattr(twilio_line, "TwilioHttpClient", lambda **kwargs: http)
+    return http
 
 
 async def test_hangup_reaches_the_stream_and_keeps_what_was_heard():
@@ -83,21 +77,30 @@ async def test_transfer_reaches_the_stream_and_the_action_url_dials(settings):
     assert messages[-1].text == "Transferring you now."
 
 
-def test_hangup_without_a_stream_ends_the_call_through_twilio(client, settings, monkeypatch):
-    settings.TWILIO_CONFIGURED = True
-    fake = FakeTwilioCalls()
-    monkeypatch.setattr(control, "twilio_client", lambda: fake)
+def test_hangup_without_a_stream_ends_the_call_through_twilio(client, twilio_http):
     call = _create(mode="funnel", provider_sid="CA" + "1" * 32)
     Call.objects.filter(pk=call.pk).update(status="in-progress")
     response = client.post(f"/api/call/{call.sid}/hangup", HTTP_X_API_KEY=API_KEY)
     assert response.status_code == 200
-    assert response.json() == {"success": True, "call_sid": call.sid, "status": "completed", "via": "rest"}
-    assert fake.updates == [("CA" + "1" * 32, {"status": "completed"})]
+    assert response.json() == {"success": True, "call_sid": call.sid, "status": "completed", "via": "line"}
+    [update] = twilio_http.requests
+    assert update["uri"].endswith(f"/Calls/{'CA' + '1' * 32}.json")
+    assert update["data"] == {"Status": "completed"}
 
 
-def test_hanging_up_a_call_twilio_already_ended_is_fine(client, settings, monkeypatch):
-    settings.TWILIO_CONFIGURED = True
-    monkeypatch.setattr(control, "twilio_client", lambda: FakeTwilioCalls(status=404))
+def test_transfer_without_a_stream_redirects_the_twilio_call_to_a_dial(client, settings, twilio_http):
+    settings.HANDOFF_NUMBER = HANDOFF
+    call = _create(mode="funnel", provider_sid="CA" + "3" * 32)
+    Call.objects.filter(pk=call.pk).update(status="in-progress")
+    response = client.post(f"/api/call/{call.sid}/transfer", HTTP_X_API_KEY=API_KEY)
+    assert response.status_code == 200 and response.json()["via"] == "line"
+    assert f"<Dial>{HANDOFF}</Dial>" in twilio_http.requests[-1]["data"]["Twiml"]
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == ("transferred", "api_transfer")
+
+
+def test_hanging_up_a_call_twilio_already_ended_is_fine(client, twilio_http):
+    twilio_http.answers.append((404, {"status": 404, "code": 20404, "message": "not found", "more_info": ""}))
     call = _create(mode="funnel", provider_sid="CA" + "2" * 32)
     response = client.post(f"/api/call/{call.sid}/hangup", HTTP_X_API_KEY=API_KEY)
     assert response.status_code == 200

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-
 import pytest
-from twilio.http import HttpClient
-from twilio.http.response import Response
 
 from calls import services
 from calls.models import Call, Status
 from telephony.lines import LineError, call_place
 from telephony.lines.twilio_line import TwilioLine
+from tests.telephony.twilio_fakes import TWILIO_SID, FakeTwilioHttp
 
 ACCOUNT = "AC" + "1" * 32
-TWILIO_SID = "CA" + "f" * 32
-
-
-@dataclass
-class FakeTwilioHttp(HttpClient):
-    """Records every request; answers with the queued (status, body) pairs, else a created call."""
-
-    answers: list[tuple[int, dict]] = field(default_factory=list)
-    requests: list[dict] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        super().__init__(logger=None, is_async=False)
-
-    def request(self, method, uri, params=None, data=None, headers=None, auth=None, **kwargs):
-        self.requests.append({"method": method, "uri": uri, "data": data or {}, "auth": auth})
-        status, body = self.answers.pop(0) if self.answers else (201, {"sid": TWILIO_SID, "status": "queued"})
-        return Response(status, json.dumps(body))
 
 
 def _error(status: int, code: int, message: str) -> tuple[int, dict]:
@@ -97,10 +76,19 @@ def test_it_raises_a_line_error_when_twilio_rejects_the_call(twilio, call):
 def test_it_hangs_up_by_completing_the_call(twilio, call):
     http, line = twilio
     line.place(call)
+    services.call_set_status(call=call, status=Status.IN_PROGRESS)
     line.hangup(call)
     hangup = http.requests[-1]
     assert hangup["uri"].endswith(f"/Calls/{TWILIO_SID}.json")
     assert hangup["data"] == {"Status": "completed"}
+
+
+def test_it_hangs_up_an_unanswered_call_by_canceling_it(twilio, call):
+    http, line = twilio
+    line.place(call)
+    services.call_set_status(call=call, status=Status.RINGING)
+    line.hangup(call)
+    assert http.requests[-1]["data"] == {"Status": "canceled"}
 
 
 def test_it_treats_a_gone_call_as_hung_up(twilio, call):
