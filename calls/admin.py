@@ -12,20 +12,7 @@ from calls.phone import InvalidPhoneNumber, to_e164
 class MessageInline(admin.TabularInline):
     model = Message
     ordering = ["seq"]
-    fields = [
-        "seq",
-        "role",
-        "text",
-        "funnel_state",
-        "intent",
-        "interrupted",
-        "stt_ms",
-        "llm_ms",
-        "tts_first_byte_ms",
-        "turn_ms",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = Message.TRANSCRIPT_FIELDS
     extra = 0
     can_delete = False
     show_change_link = False

@@ -132,6 +132,21 @@ class Message(models.Model):
     turn_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # What a transcript shows of each turn (the admin inline, the API).
+    TRANSCRIPT_FIELDS = (
+        "seq",
+        "role",
+        "text",
+        "funnel_state",
+        "intent",
+        "interrupted",
+        "stt_ms",
+        "llm_ms",
+        "tts_first_byte_ms",
+        "turn_ms",
+        "created_at",
+    )
+
     class Meta:
         ordering = ["call", "seq"]
         constraints = [

@@ -7,23 +7,11 @@ from django.conf import settings
 from funnel.classifier import IntentClassifier, LLMClassifier, RuleClassifier
 from funnel.writers import LineWriter, LLMWriter, OfflineWriter
 from telephony.providers.base import ChatModel
+from telephony.providers.factory import get_chat_model
 
 
 def default_chat_model() -> ChatModel | None:
     """The configured chat model, or None to run offline (rules and templates)."""
-    try:
-        from telephony.providers.factory import get_chat_model
-    except ImportError:  # the factory is optional for the funnel; build the one cloud model directly
-        if settings.LLM_PROVIDER == "offline" or not settings.OPENAI_API_KEY:
-            return None
-        from telephony.providers.openai_llm import OpenAIChat
-
-        return OpenAIChat(
-            api_key=settings.OPENAI_API_KEY,
-            base_url=settings.OPENAI_BASE_URL or None,
-            model=settings.OPENAI_MODEL,
-            timeout=settings.LLM_TIMEOUT_SECONDS,
-        )
     return get_chat_model()
 
 

@@ -15,19 +15,7 @@ def duration_seconds(call: Call) -> float | None:
 class MessageOutput(serializers.ModelSerializer):
     class Meta:
         model = Message
-        fields = [
-            "seq",
-            "role",
-            "text",
-            "funnel_state",
-            "intent",
-            "interrupted",
-            "stt_ms",
-            "llm_ms",
-            "tts_first_byte_ms",
-            "turn_ms",
-            "created_at",
-        ]
+        fields = Message.TRANSCRIPT_FIELDS
 
 
 class CallSummaryOutput(serializers.ModelSerializer):
