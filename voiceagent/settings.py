@@ -137,6 +137,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start when it is missing
 # Serve app static files straight from the apps, so `make serve` needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"

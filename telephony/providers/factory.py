@@ -131,6 +131,7 @@ def warm_local_models_in_background() -> threading.Thread:
             except Exception:  # a missing model shows up on the call that needs it, with its reason
                 log.exception("model warm-up failed", extra={"event": "model_warm_failed"})
 
-    thread = threading.Thread(target=warm, name="warm-models", daemon=True)
+    # Not a daemon: a process that exits mid-load would abort inside the models' C++ code.
+    thread = threading.Thread(target=warm, name="warm-models")
     thread.start()
     return thread

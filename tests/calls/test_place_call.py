@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from calls import services
 from calls.models import Call, Status
 from telephony import playback
-from tests.telephony.lines.test_twilio_line import FakeTwilioHttp
+from tests.telephony.twilio_fakes import FakeTwilioHttp
 
 NUMBER = "+12025550143"
 
@@ -90,3 +90,28 @@ def test_it_places_a_simulated_call_prints_it_live_and_saves_the_audio(settings,
     with wave.open(str(wav)) as audio:
         assert (audio.getnchannels(), audio.getframerate(), audio.getsampwidth()) == (2, 8000, 2)
         assert audio.getnframes() > 8000 * 3
+
+
+def test_it_exits_cleanly_as_a_process(tmp_path):
+    """As a user runs it: a separate process, its own database, exit code 0 and the summary."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3"), "VOICEAGENT_IGNORE_DOTENV": "1"}
+    env.pop("DATABASE_URL", None)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=root, env=env, check=True, timeout=120)
+    result = subprocess.run(
+        [*manage, "place_call", "+12025550143", "--text", "no thanks I'm not interested"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "not_interested" in result.stdout
+    assert "Traceback" not in result.stderr and "terminate called" not in result.stderr

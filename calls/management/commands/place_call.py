@@ -65,6 +65,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A server warms the models when it starts; this one-call process loads them as its
+        # call needs them (and a text call never does).
+        settings.WARM_MODELS = False
         if options["verbosity"] < 2:
             # The transcript is the output; JSON log lines (-v 2 shows them) would bury it.
             # Loading the ASGI app first: it runs django.setup() again, which re-applies LOGGING.
