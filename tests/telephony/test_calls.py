@@ -50,7 +50,7 @@ def _rows(messages: list[Message]) -> list[tuple[str, str, str, str, bool]]:
 
 
 @respx.mock
-async def test_an_inbound_call_from_webhook_to_hang_up():
+async def test_it_takes_an_inbound_call_from_webhook_to_hang_up():
     provider_sid = "CA" + "b" * 32
     status, xml = await _webhook(
         "/twilio/webhook", {"CallSid": provider_sid, "From": "+14155550123", "To": "+14155550100"}
@@ -84,7 +84,7 @@ async def test_an_inbound_call_from_webhook_to_hang_up():
 
 
 @respx.mock
-async def test_an_outbound_funnel_call_is_transferred_and_the_action_url_dials(settings):
+async def test_it_transfers_an_outbound_funnel_call_and_the_action_url_dials(settings):
     settings.HANDOFF_NUMBER = HANDOFF
     hook = respx.post(HOOK).mock(return_value=httpx.Response(200))
     call = await sync_to_async(
@@ -128,7 +128,7 @@ async def test_an_outbound_funnel_call_is_transferred_and_the_action_url_dials(s
     }
 
 
-async def test_a_funnel_call_by_voice_matches_the_text_driver():
+async def test_it_matches_the_text_driver_on_a_funnel_call_by_voice():
     """Same caller words, same transcript and states, whether spoken or typed."""
     voice_call = await sync_to_async(lambda: call_create(to_number="+14155550123", mode="funnel").call)()
     twilio = FakeTwilio()

@@ -188,7 +188,7 @@ async def test_it_ends_the_call_after_silence(fast_playback, settings):
     assert messages[-1].text == "It seems I've lost you, so I'll let you go. Goodbye!"
 
 
-async def test_a_dropped_socket_keeps_every_earlier_turn(settings):
+async def test_it_keeps_every_earlier_turn_when_the_socket_drops(settings):
     call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
     twilio = FakeTwilio(realtime=True)
     await twilio.open(signed_start(call.sid))
@@ -215,7 +215,7 @@ async def test_a_dropped_socket_keeps_every_earlier_turn(settings):
     assert "anything else I can help" not in messages[2].text
 
 
-async def test_barge_in_clears_our_audio_and_keeps_only_what_was_heard(settings):
+async def test_it_clears_our_audio_on_barge_in_and_keeps_only_what_was_heard(settings):
     greeting = "Hello there. This is Alex calling about your order. Do you have a minute to talk?"
     call = await sync_to_async(_create)(mode="interactive", greeting=greeting)
     twilio = FakeTwilio(realtime=True)
@@ -249,7 +249,7 @@ async def test_it_answers_within_a_moment_of_the_stream_starting(settings):
     assert first_audio_s < 0.8
 
 
-async def test_a_short_click_is_not_a_turn(fast_playback, settings):
+async def test_it_does_not_take_a_short_click_for_a_turn(fast_playback, settings):
     settings.SILENCE_TIMEOUT_SECONDS = 30
     call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
     twilio = FakeTwilio()
@@ -268,7 +268,7 @@ async def test_a_short_click_is_not_a_turn(fast_playback, settings):
     assert "bye" in messages[1].text.lower()
 
 
-async def test_a_slow_turn_says_a_holding_line_instead_of_dead_air(fast_playback, settings, caplog):
+async def test_it_says_a_holding_line_instead_of_dead_air_on_a_slow_turn(fast_playback, settings, caplog):
     settings.TURN_BUDGET_SECONDS = 0.2  # less than Whisper needs, so the budget runs out
     call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
     twilio = FakeTwilio()

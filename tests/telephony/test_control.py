@@ -39,7 +39,7 @@ def twilio_http(settings, monkeypatch) -> FakeTwilioHttp:
     return http
 
 
-async def test_hangup_reaches_the_stream_and_keeps_what_was_heard():
+async def test_it_hangs_up_through_the_stream_and_keeps_what_was_heard():
     call = await sync_to_async(_create)(mode="interactive", greeting=LONG_GREETING)
     twilio = FakeTwilio(realtime=True)
     await twilio.open(signed_start(call.sid))
@@ -59,7 +59,7 @@ async def test_hangup_reaches_the_stream_and_keeps_what_was_heard():
     assert "Friday" not in greeting.text
 
 
-async def test_transfer_reaches_the_stream_and_the_action_url_dials(settings):
+async def test_it_transfers_through_the_stream_and_the_action_url_dials(settings):
     settings.HANDOFF_NUMBER = HANDOFF
     call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
     twilio = FakeTwilio()
@@ -77,7 +77,7 @@ async def test_transfer_reaches_the_stream_and_the_action_url_dials(settings):
     assert messages[-1].text == "Transferring you now."
 
 
-def test_hangup_without_a_stream_ends_the_call_through_twilio(client, twilio_http):
+def test_it_hangs_up_through_twilio_without_a_stream(client, twilio_http):
     call = _create(mode="funnel", provider_sid="CA" + "1" * 32)
     Call.objects.filter(pk=call.pk).update(status="in-progress")
     response = client.post(f"/api/call/{call.sid}/hangup", HTTP_X_API_KEY=API_KEY)
@@ -88,7 +88,7 @@ def test_hangup_without_a_stream_ends_the_call_through_twilio(client, twilio_htt
     assert update["data"] == {"Status": "completed"}
 
 
-def test_transfer_without_a_stream_redirects_the_twilio_call_to_a_dial(client, settings, twilio_http):
+def test_it_transfers_without_a_stream_by_redirecting_the_twilio_call_to_dial(client, settings, twilio_http):
     settings.HANDOFF_NUMBER = HANDOFF
     call = _create(mode="funnel", provider_sid="CA" + "3" * 32)
     Call.objects.filter(pk=call.pk).update(status="in-progress")
@@ -99,7 +99,7 @@ def test_transfer_without_a_stream_redirects_the_twilio_call_to_a_dial(client, s
     assert (call.status, call.end_reason) == ("transferred", "api_transfer")
 
 
-def test_hanging_up_a_call_twilio_already_ended_is_fine(client, twilio_http):
+def test_it_hangs_up_a_call_twilio_already_ended_without_error(client, twilio_http):
     twilio_http.answers.append((404, {"status": 404, "code": 20404, "message": "not found", "more_info": ""}))
     call = _create(mode="funnel", provider_sid="CA" + "2" * 32)
     response = client.post(f"/api/call/{call.sid}/hangup", HTTP_X_API_KEY=API_KEY)
@@ -108,7 +108,7 @@ def test_hanging_up_a_call_twilio_already_ended_is_fine(client, twilio_http):
     assert (call.status, call.end_reason) == ("canceled", "api_hangup")  # it never got answered
 
 
-def test_live_control_answers_404_409_and_needs_the_key(client, settings):
+def test_it_answers_404_and_409_and_needs_the_key_for_live_control(client, settings):
     assert client.post("/api/call/CA0000000000000000/hangup", HTTP_X_API_KEY=API_KEY).status_code == 404
     assert client.post("/api/call/CA0000000000000000/hangup").status_code == 401
     call = _create(mode="funnel")

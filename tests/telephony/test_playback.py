@@ -44,7 +44,7 @@ async def test_it_sends_frames_paced_a_little_ahead_of_real_time():
     await player.stop()
 
 
-async def test_clear_cuts_what_was_not_heard_and_ignores_marks_returned_after_it():
+async def test_it_cuts_what_was_not_heard_on_clear_and_ignores_marks_returned_after_it():
     sent = Sent()
     player = Player(send=sent, stream_sid="MZ1", lead_ms=60)
     player.start()
@@ -69,7 +69,7 @@ async def test_clear_cuts_what_was_not_heard_and_ignores_marks_returned_after_it
     await player.stop()
 
 
-async def test_a_lost_mark_does_not_hang_the_call():
+async def test_it_does_not_hang_the_call_on_a_lost_mark():
     sent = Sent()
     player = Player(send=sent, stream_sid="MZ1", lead_ms=600_000)
     player.start()

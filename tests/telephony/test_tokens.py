@@ -6,14 +6,14 @@ from django.core import signing
 from telephony.tokens import BadStreamToken, stream_token_check, stream_token_make
 
 
-def test_a_token_is_good_for_its_own_call_only():
+def test_it_accepts_a_token_for_its_own_call_only():
     token = stream_token_make(call_sid="CA1")
     stream_token_check(token=token, call_sid="CA1")
     with pytest.raises(BadStreamToken, match="another call"):
         stream_token_check(token=token, call_sid="CA2")
 
 
-def test_a_forged_or_missing_token_is_refused():
+def test_it_refuses_a_forged_or_missing_token():
     for token in (
         "",
         "CA1",
@@ -24,7 +24,7 @@ def test_a_forged_or_missing_token_is_refused():
             stream_token_check(token=token, call_sid="CA1")
 
 
-def test_an_expired_token_is_refused(settings, monkeypatch):
+def test_it_refuses_an_expired_token(settings, monkeypatch):
     token = stream_token_make(call_sid="CA1")
     settings.STREAM_TOKEN_TTL_SECONDS = 10
     real = signing.TimestampSigner.unsign

@@ -26,7 +26,7 @@ def test_it_finds_one_turn_in_a_spoken_phrase_with_pre_roll():
     assert last_word_frame <= end <= last_word_frame + 500 // FRAME_MS + 1
 
 
-def test_a_pause_shorter_than_the_hangover_does_not_end_the_turn():
+def test_it_does_not_end_the_turn_on_a_pause_shorter_than_the_hangover():
     audio = speech("Yes.") + silence(300) + speech("I am.") + silence(800)
     events = _events(TurnDetector(hangover_ms=500), audio)
     assert [e[1] for e in events] == [VadEvent.SPEECH_START, VadEvent.SPEECH_END]
@@ -34,7 +34,7 @@ def test_a_pause_shorter_than_the_hangover_does_not_end_the_turn():
     assert [e[1] for e in events].count(VadEvent.SPEECH_END) == 2
 
 
-def test_a_click_is_not_a_turn():
+def test_it_does_not_take_a_click_for_a_turn():
     click = speech("Yes.")[:480]  # 60 ms of voice
     assert _events(TurnDetector(hangover_ms=500), silence(200) + click + silence(1000)) == []
 

@@ -53,20 +53,20 @@ def test_it_answers_an_inbound_call_with_a_stream_and_a_token(client):
     stream_token_check(token=params["token"], call_sid=call.sid)  # raises if not valid
 
 
-def test_a_repeated_inbound_webhook_reuses_the_call(client):
+def test_it_reuses_the_call_on_a_repeated_inbound_webhook(client):
     _inbound(client)
     _inbound(client)
     assert Call.objects.filter(provider_sid="CA" + "1" * 32).count() == 1
 
 
-def test_a_caller_on_the_do_not_call_list_is_still_answered(client):
+def test_it_still_answers_a_caller_on_the_do_not_call_list(client):
     DoNotCall.objects.create(number=CALLER)
     response = _inbound(client)
     assert response.status_code == 200 and b"<Stream" in response.content
     assert Call.objects.filter(direction="inbound", from_number=CALLER).exists()
 
 
-def test_a_withheld_caller_id_is_still_answered(client):
+def test_it_still_answers_a_withheld_caller_id(client):
     response = _inbound(client, caller="anonymous")
     assert response.status_code == 200 and b"<Stream" in response.content
     assert Call.objects.get(provider_sid="CA" + "1" * 32).from_number == ""
@@ -81,7 +81,7 @@ def test_a_withheld_caller_id_is_still_answered(client):
         "/twilio/stream-ended?call=CAx",
     ],
 )
-def test_unsigned_or_forged_webhooks_are_forbidden(client, path):
+def test_it_forbids_unsigned_or_forged_webhooks(client, path):
     params = {"CallSid": "CA" + "2" * 32, "From": CALLER, "To": OUR_NUMBER, "CallStatus": "completed"}
     assert client.post(path, params).status_code == 403
     forged = signature(path, params, token="not-the-token")
@@ -99,7 +99,7 @@ def test_it_checks_the_twilio_auth_token_when_twilio_is_configured(client, setti
     assert signed_post(client, "/twilio/webhook", params, token="twilio-secret").status_code == 200
 
 
-def test_a_get_is_not_allowed(client):
+def test_it_does_not_allow_a_get(client):
     assert client.get("/twilio/webhook").status_code == 405
 
 
@@ -114,7 +114,7 @@ def test_it_streams_an_answered_outbound_call(client):
     assert call.provider_sid == "CA" + "4" * 32
 
 
-def test_an_answered_call_we_do_not_know_is_hung_up(client):
+def test_it_hangs_up_an_answered_call_we_do_not_know(client):
     response = signed_post(client, "/twilio/outbound-webhook?call=CAnope", {"CallSid": "CA" + "5" * 32})
     assert response.status_code == 200
     assert re.search(rb"<Hangup\s*/>", response.content)
@@ -129,7 +129,7 @@ def test_an_answered_call_we_do_not_know_is_hung_up(client):
         ("completed", "+14155550199", b"<Hangup />"),
     ],
 )
-def test_the_stream_ended_action_dials_only_a_transfer(client, settings, status, handoff, expected):
+def test_it_dials_only_a_transfer_from_the_stream_ended_action(client, settings, status, handoff, expected):
     settings.HANDOFF_NUMBER = handoff
     call = call_create(to_number=CALLER, mode="funnel").call
     Call.objects.filter(pk=call.pk).update(status=status)
@@ -144,7 +144,7 @@ def _status(client, provider_sid: str, status: str, *, path: str = "/twilio/stat
 
 @respx.mock
 @pytest.mark.django_db(transaction=True)
-def test_status_callbacks_in_any_order_and_repeated_leave_the_right_final_state(client):
+def test_it_reaches_the_right_final_state_from_repeated_out_of_order_status_callbacks(client):
     hook = respx.post("https://hooks.example.test/status").mock(return_value=httpx.Response(204))
     call = call_create(to_number=CALLER, mode="funnel", callback_url="https://hooks.example.test/status").call
     call.provider_sid = "CA" + "7" * 32
@@ -175,14 +175,14 @@ def test_status_callbacks_in_any_order_and_repeated_leave_the_right_final_state(
     }
 
 
-def test_a_busy_callee_ends_the_call_with_its_reason(client):
+def test_it_ends_the_call_with_its_reason_when_the_callee_is_busy(client):
     call = call_create(to_number=CALLER, mode="funnel").call
     assert _status(client, "", "busy", path=f"/twilio/status-callback?call={call.sid}").status_code == 200
     call.refresh_from_db()
     assert (call.status, call.end_reason) == ("busy", "busy")
 
 
-def test_a_transferred_call_ends_when_the_bridged_call_completes(client):
+def test_it_ends_a_transferred_call_when_the_bridged_call_completes(client):
     call = call_create(to_number=CALLER, mode="funnel", provider_sid="CA" + "8" * 32).call
     Call.objects.filter(pk=call.pk).update(status="transferred", end_reason="handoff")
     _status(client, call.provider_sid, "in-progress")
@@ -194,14 +194,14 @@ def test_a_transferred_call_ends_when_the_bridged_call_completes(client):
     assert call.ended_at is not None
 
 
-def test_a_status_for_an_unknown_call_is_ignored(client):
+def test_it_ignores_a_status_for_an_unknown_call(client):
     assert _status(client, "CA" + "9" * 32, "completed").status_code == 200
     assert _status(client, "CA" + "9" * 32, "nonsense").status_code == 200
 
 
 @respx.mock
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_callback_url_is_retried_then_given_up_without_blocking(client, settings, caplog):
+def test_it_retries_a_failing_callback_url_then_gives_up_without_blocking(client, settings, caplog):
     settings.CALLBACK_RETRIES = 2
     hook = respx.post("https://hooks.example.test/status").mock(
         side_effect=[

@@ -67,7 +67,7 @@ def _intents(messages: list[Message]) -> list[str]:
     return [m.intent for m in messages if m.role == Role.USER]
 
 
-def test_interested_buys(line):
+def test_it_converts_an_interested_callee(line):
     call, messages, result = line("interested")
     assert (call.status, call.end_reason) == (Status.COMPLETED, "converted")
     assert funnel_path(messages) == BUYS_PATH
@@ -78,7 +78,7 @@ def test_interested_buys(line):
     assert call.answered_at is not None and call.ended_at is not None
 
 
-def test_not_interested_ends_politely(line):
+def test_it_ends_politely_with_a_callee_who_is_not_interested(line):
     call, messages, _ = line("not_interested")
     assert (call.status, call.end_reason) == (Status.COMPLETED, "not_interested")
     assert funnel_path(messages) == ["INTRO", "END"]
@@ -86,7 +86,7 @@ def test_not_interested_ends_politely(line):
     assert "not interested" in _said(messages, Role.USER)[0].lower()
 
 
-def test_unclear_mumbles_then_warms_up(line):
+def test_it_rephrases_for_an_unclear_callee_who_then_warms_up(line):
     call, messages, _ = line("unclear")
     assert (call.status, call.end_reason) == (Status.COMPLETED, "converted")
     assert funnel_path(messages) == BUYS_PATH
@@ -95,7 +95,7 @@ def test_unclear_mumbles_then_warms_up(line):
     assert "catch that" in agent[1] and "another way" in agent[2]
 
 
-def test_asks_if_ai_hears_the_truth_and_goes_on(line):
+def test_it_tells_a_callee_who_asks_if_it_is_an_ai_the_truth_and_goes_on(line):
     call, messages, _ = line("asks_if_ai")
     assert (call.status, call.end_reason) == (Status.COMPLETED, "converted")
     assert funnel_path(messages) == BUYS_PATH
@@ -103,7 +103,7 @@ def test_asks_if_ai_hears_the_truth_and_goes_on(line):
     assert "I'm an AI" in _said(messages, Role.ASSISTANT)[1]
 
 
-def test_wants_human_is_transferred(line, settings):
+def test_it_transfers_a_callee_who_wants_a_human(line, settings):
     settings.HANDOFF_NUMBER = HANDOFF
     call, messages, result = line("wants_human")
     # Transferred, then completed when the bridged call ended; the reason stays.
@@ -114,14 +114,14 @@ def test_wants_human_is_transferred(line, settings):
     assert (result.outcome, result.transferred_to) == ("transferred", HANDOFF)
 
 
-def test_do_not_call_is_honoured_on_the_same_call(line):
+def test_it_honours_do_not_call_on_the_same_call(line):
     call, messages, _ = line("do_not_call")
     assert (call.status, call.end_reason) == (Status.COMPLETED, "caller_dnc")
     assert _intents(messages) == ["do_not_call"]
     assert DoNotCall.objects.filter(number=NUMBER, source_call=call).exists()
 
 
-def test_silent_times_out(line, settings):
+def test_it_times_out_on_a_silent_callee(line, settings):
     settings.SILENCE_TIMEOUT_SECONDS = 1.0
     call, messages, result = line("silent")
     assert (call.status, call.end_reason) == (Status.COMPLETED, "silence_timeout")
@@ -130,7 +130,7 @@ def test_silent_times_out(line, settings):
     assert "lost you" in _said(messages, Role.ASSISTANT)[-1]
 
 
-def test_interrupts_talks_over_the_agent(line):
+def test_it_cuts_the_agent_line_when_an_interrupting_callee_talks_over_it(line):
     call, messages, result = line("interrupts")
     assert result.clears >= 1
     cut = [m for m in messages if m.role == Role.ASSISTANT and m.interrupted]
@@ -143,7 +143,7 @@ def test_interrupts_talks_over_the_agent(line):
     assert "interested" in _intents(messages)
 
 
-def test_a_free_list_of_lines_is_spoken_in_order(line, settings, monkeypatch):
+def test_it_speaks_a_free_list_of_lines_in_order(line, settings, monkeypatch):
     monkeypatch.setattr(
         simulated, "get_persona", lambda name="", say=(): get_persona(say=["Yes, go ahead.", "No thanks."])
     )
@@ -153,7 +153,7 @@ def test_a_free_list_of_lines_is_spoken_in_order(line, settings, monkeypatch):
     assert call.end_reason == "not_interested"
 
 
-def test_a_scripted_call_through_the_outbound_api(line):
+def test_it_completes_a_scripted_call_through_the_outbound_api(line):
     body = {"to_number": NUMBER, "mode": "scripted", "message": "Your order has shipped."}
     call, messages, _ = line("silent", path="/api/call/outbound", body=body)
     assert call.status == Status.COMPLETED
@@ -168,7 +168,7 @@ def _callee(**fields) -> Callee:
     return Callee(persona, [b"1", b"2"])
 
 
-def test_a_callee_answers_only_after_the_agent_spoke_and_paused():
+def test_it_answers_only_after_the_agent_spoke_and_paused():
     callee = _callee(pause_ms=600)
     assert callee.decide(Hearing(agent_playing=False, agent_turn_ms=0, quiet_ms=5000)) is None
     callee.on_agent_audio()
@@ -179,14 +179,14 @@ def test_a_callee_answers_only_after_the_agent_spoke_and_paused():
     assert callee.decide(Hearing(agent_playing=False, agent_turn_ms=0, quiet_ms=900)) is None
 
 
-def test_an_interrupting_callee_talks_over_the_agent():
+def test_it_talks_over_the_agent_when_set_to_interrupt():
     callee = _callee(interrupt_after_ms=1000)
     callee.on_agent_audio()
     assert callee.decide(Hearing(agent_playing=True, agent_turn_ms=800, quiet_ms=0)) is None
     assert callee.decide(Hearing(agent_playing=True, agent_turn_ms=1000, quiet_ms=0)) == ("one", b"1")
 
 
-def test_a_callee_goes_quiet_when_its_lines_run_out():
+def test_it_goes_quiet_when_its_lines_run_out():
     callee = _callee()
     for expected in ("one", "two", None):
         callee.on_agent_audio()
@@ -195,7 +195,7 @@ def test_a_callee_goes_quiet_when_its_lines_run_out():
     assert callee.lines_left == 0
 
 
-def test_every_persona_is_known_and_bad_names_are_refused():
+def test_it_knows_every_persona_and_refuses_bad_names():
     assert set(PERSONAS) == {
         "interested",
         "not_interested",

@@ -37,7 +37,7 @@ def test_it_echoes_a_mark_with_nothing_before_it_at_once():
     assert playback.play_frame() == (None, ["s1"])
 
 
-def test_clear_drops_queued_audio_and_returns_pending_marks():
+def test_it_drops_queued_audio_and_returns_pending_marks_on_clear():
     playback = AgentPlayback()
     playback.add_audio(_frames(3))
     playback.add_mark("s1")
@@ -50,7 +50,7 @@ def test_clear_drops_queued_audio_and_returns_pending_marks():
     assert playback.play_frame() == (None, [])
 
 
-def test_the_callee_sends_its_line_then_silence():
+def test_it_sends_the_callees_line_then_silence():
     voice = CallerVoice()
     assert voice.next_frame() == SILENT_FRAME
     voice.say(_frames(1) + b"\x10" * 10)

@@ -120,7 +120,7 @@ def test_it_does_nothing_for_a_call_twilio_never_had(twilio, call):
     assert http.requests == []
 
 
-def test_call_place_marks_the_call_failed_when_the_line_refuses(twilio, call, monkeypatch):
+def test_it_marks_the_call_failed_in_call_place_when_the_line_refuses(twilio, call, monkeypatch):
     http, _ = twilio
     http.answers.append(_error(400, 21215, "Geographic permission denied"))
     monkeypatch.setattr("telephony.lines.twilio_line.TwilioHttpClient", lambda **kw: http)
