@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from calls import selectors
 from calls.api.errors import Conflict
+from calls.api.views import call_from_sid
 from calls.models import Call
 from telephony import control
 
@@ -25,17 +24,6 @@ class LiveControlOutput(serializers.Serializer):
     )
 
 
-def _call(sid: str) -> Call:
-    try:
-        return selectors.call_get(sid=sid)
-    except selectors.SidTooShort as exc:
-        raise ValidationError({"sid": str(exc)}) from None
-    except Call.DoesNotExist:
-        raise NotFound(f"no call matches {sid!r}") from None
-    except selectors.AmbiguousSid:
-        raise Conflict(f"{sid!r} matches more than one call; give more characters") from None
-
-
 def _answer(call: Call, via: str) -> Response:
     call.refresh_from_db()
     return Response(
@@ -48,7 +36,7 @@ class CallHangupView(APIView):
 
     @extend_schema(request=None, responses={200: LiveControlOutput})
     def post(self, request: Request, sid: str) -> Response:
-        call = _call(sid)
+        call = call_from_sid(sid)
         try:
             via = control.call_hangup(call=call)
         except control.LiveControlRefused as exc:
@@ -61,7 +49,7 @@ class CallTransferView(APIView):
 
     @extend_schema(request=None, responses={200: LiveControlOutput})
     def post(self, request: Request, sid: str) -> Response:
-        call = _call(sid)
+        call = call_from_sid(sid)
         try:
             via = control.call_transfer(call=call)
         except control.LiveControlRefused as exc:

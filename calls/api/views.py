@@ -114,7 +114,7 @@ class CallStatusView(APIView):
 
     @extend_schema(responses={200: Output})
     def get(self, request, sid: str):
-        call = _get_call(sid)
+        call = call_from_sid(sid)
         return Response(
             self.Output(
                 {
@@ -171,7 +171,7 @@ class CallDetailView(APIView):
 
     @extend_schema(responses={200: Output})
     def get(self, request, sid: str):
-        return Response(self.Output(_get_call(sid)).data)
+        return Response(self.Output(call_from_sid(sid)).data)
 
 
 def _validated(input_class: type[serializers.Serializer], request) -> dict:
@@ -182,7 +182,8 @@ def _validated(input_class: type[serializers.Serializer], request) -> dict:
     return dict(serializer.validated_data)
 
 
-def _get_call(sid: str) -> Call:
+def call_from_sid(sid: str) -> Call:
+    """The call a URL names, or the API error that says why not (400, 404, 409)."""
     try:
         return selectors.call_get(sid=sid)
     except selectors.SidTooShort as exc:
