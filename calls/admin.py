@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin
+from django.db.models import DurationField, ExpressionWrapper, F
 
 from calls.models import Call, DoNotCall, Message
 from calls.phone import InvalidPhoneNumber, to_e164
@@ -24,6 +27,33 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class DurationFilter(admin.SimpleListFilter):
+    title = "duration"
+    parameter_name = "duration"
+    # (value, label, at least, under) in seconds
+    BANDS = (
+        ("short", "under 30 s", None, 30),
+        ("medium", "30 s to 2 min", 30, 120),
+        ("long", "over 2 min", 120, None),
+    )
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, label, _, _ in self.BANDS]
+
+    def queryset(self, request, queryset):
+        for value, _, low, high in self.BANDS:
+            if self.value() == value:
+                answered = queryset.filter(answered_at__isnull=False, ended_at__isnull=False)
+                length = ExpressionWrapper(F("ended_at") - F("answered_at"), output_field=DurationField())
+                answered = answered.annotate(length=length)
+                if low is not None:
+                    answered = answered.filter(length__gte=timedelta(seconds=low))
+                if high is not None:
+                    answered = answered.filter(length__lt=timedelta(seconds=high))
+                return answered
+        return queryset
+
+
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
     list_display = [
@@ -38,7 +68,7 @@ class CallAdmin(admin.ModelAdmin):
         "from_number",
         "duration_display",
     ]
-    list_filter = ["status", "mode", "direction", "funnel_state", "end_reason", "line"]
+    list_filter = ["status", "mode", "direction", "funnel_state", "end_reason", DurationFilter, "line"]
     search_fields = ["sid", "provider_sid", "to_number", "from_number", "user_id"]
     date_hierarchy = "created_at"
     list_per_page = 50

@@ -94,3 +94,15 @@ def test_it_refuses_a_bad_do_not_call_number_with_a_form_error(staff):
     assert response.status_code == 200
     assert "not a" in response.content.decode()
     assert not DoNotCall.objects.exists()
+
+
+def test_it_filters_calls_by_duration(staff, calls):
+    from datetime import timedelta
+
+    funnel, scripted = calls
+    Call.objects.filter(pk=funnel.pk).update(ended_at=funnel.answered_at + timedelta(seconds=95))
+    medium = staff.get("/admin/calls/call/?duration=medium").content.decode()
+    short = staff.get("/admin/calls/call/?duration=short").content.decode()
+    assert funnel.sid in medium and scripted.sid not in medium
+    assert funnel.sid not in short
+    assert "1:35" in staff.get("/admin/calls/call/").content.decode()
