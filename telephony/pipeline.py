@@ -31,6 +31,7 @@ from voiceagent.logging import get_logger
 log = get_logger("telephony.pipeline")
 
 HOLDING_LINE = "One moment."
+TIME_LIMIT_LINE = "I'm sorry, we've reached the time limit for this call. Goodbye!"
 MONITOR_INTERVAL_S = 0.1
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -120,13 +121,16 @@ class CallPipeline:
         log.info("dtmf", extra={"event": "dtmf", "call_sid": self.call.sid, "digit": digit})
         self._touch()
 
-    async def hangup(self, *, reason: str) -> None:
-        """End now (operator or API): cut our audio, keep what was heard, close the stream."""
+    async def hangup(self, *, reason: str, line: str = "") -> None:
+        """End now (operator, API, time limit): cut our audio, keep what was heard, say `line`
+        if given, close the stream."""
         if self._ending:
             return
         self._ending = True
         self._end_reason = reason
         await self._stop_reply()
+        if line:
+            await self._say_last(line)
         await self._end_stream()
 
     async def transfer(self) -> None:
@@ -135,14 +139,18 @@ class CallPipeline:
             return
         self._ending = True
         await self._stop_reply()
-        audio = await synthesize_all(self._tts, TRANSFER_LINE)
-        segment = self.player.say(TRANSFER_LINE, audio)
-        await sync_to_async(call_services.message_append)(
-            call=self.call, role=Role.ASSISTANT, text=TRANSFER_LINE, funnel_state=self.call.funnel_state
-        )
-        await self.player.wait(segment)
+        await self._say_last(TRANSFER_LINE)
         await self._set_transferred()
         await self._end_stream()
+
+    async def _say_last(self, line: str) -> None:
+        """A closing line decided outside the conversation: recorded, played to its end."""
+        audio = await synthesize_all(self._tts, line)
+        segment = self.player.say(line, audio)
+        await sync_to_async(call_services.message_append)(
+            call=self.call, role=Role.ASSISTANT, text=line, funnel_state=self.call.funnel_state
+        )
+        await self.player.wait(segment)
 
     async def finalize(self, *, reason: str = "") -> None:
         """Stop everything and write the end state; safe to call any number of times."""
@@ -234,7 +242,7 @@ class CallPipeline:
             now = time.monotonic()
             if now - self._started_at >= settings.MAX_CALL_SECONDS:
                 log.info("max call duration", extra={"event": "max_call_duration", "call_sid": self.call.sid})
-                self.spawn(self.hangup(reason="max_duration"))
+                self.spawn(self.hangup(reason="max_duration", line=TIME_LIMIT_LINE))
                 return
             if self._reply_active() or self.detector.speaking or self.player.busy:
                 continue

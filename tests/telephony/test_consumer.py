@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from calls.models import Call
 from calls.services import call_create
-from telephony import playback, protocol
+from telephony import pipeline, playback, protocol
 from telephony.providers.local_stt import load_whisper_model
 from telephony.providers.local_tts import load_piper_voice
 from tests.telephony.speech import speech, utterance
@@ -188,6 +188,23 @@ async def test_it_ends_the_call_after_silence(fast_playback, settings):
     assert messages[-1].text == "It seems I've lost you, so I'll let you go. Goodbye!"
 
 
+async def test_it_says_goodbye_and_ends_the_call_at_the_time_limit(fast_playback, settings):
+    settings.MAX_CALL_SECONDS = 2
+    settings.SILENCE_TIMEOUT_SECONDS = 60
+    call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
+    twilio = FakeTwilio()
+    await twilio.open(signed_start(call.sid))
+    try:
+        assert await twilio.wait_closed(timeout=10) == protocol.CLOSE_NORMAL
+    finally:
+        await twilio.disconnect()
+    call = await _refresh(call)
+    assert (call.status, call.end_reason) == ("completed", "max_duration")
+    messages = await wait_messages(call, 2)
+    assert messages[-1].text == pipeline.TIME_LIMIT_LINE
+    assert twilio.returned == twilio.marks  # the goodbye was played to its end before the close
+
+
 async def test_it_keeps_every_earlier_turn_when_the_socket_drops(settings):
     call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
     twilio = FakeTwilio(realtime=True)
@@ -269,7 +286,7 @@ async def test_it_does_not_take_a_short_click_for_a_turn(fast_playback, settings
 
 
 async def test_it_says_a_holding_line_instead_of_dead_air_on_a_slow_turn(fast_playback, settings, caplog):
-    settings.TURN_BUDGET_SECONDS = 0.2  # less than Whisper needs, so the budget runs out
+    settings.TURN_BUDGET_SECONDS = 0.01  # less than any transcription takes, so the budget runs out
     call = await sync_to_async(_create)(mode="interactive", greeting="Hello there.")
     twilio = FakeTwilio()
     await twilio.open(signed_start(call.sid))
