@@ -64,7 +64,7 @@ class CallClock:
         from telephony.vad import TurnDetector, VadEvent
 
         self._detector = TurnDetector(hangover_ms=self.hangover_ms)
-        self._end = VadEvent.SPEECH_END
+        self._start, self._end = VadEvent.SPEECH_START, VadEvent.SPEECH_END
 
     def sent(self, text: str, at: float) -> None:
         message = json.loads(text)
@@ -72,9 +72,12 @@ class CallClock:
             self.start_sent_at = at
         elif message["event"] == "media":
             frame = base64.b64decode(message["media"]["payload"])
-            voiced = self._detector.is_speech(frame)
+            # webrtcvad adapts to what it has heard: feed each frame once, exactly as the server
+            # does, and read "voiced" from the detector's own count of voiced audio.
+            voiced_before = self._detector.voiced_ms
             result = self._detector.push(frame)
-            if voiced and self._detector.speaking:
+            started = result is not None and result.event is self._start
+            if started or self._detector.voiced_ms > voiced_before:
                 self._last_voiced_at = at
             if result is not None and result.event is self._end:
                 self._waiting = Turn(last_voiced_at=self._last_voiced_at, end_sent_at=at)
@@ -228,7 +231,9 @@ def report(args: argparse.Namespace, bench: Any, calls: list[dict[str, Any]], cp
         "greeting": common.summary(c["greeting_ms"] for c in calls if c["greeting_ms"] is not None),
     }
     gap, processing, greeting = figures["response_gap"], figures["our_processing"], figures["greeting"]
-    heard = [(t.get("heard", ""), said) for c in calls for t, said in zip(c["turns"], c["said"], strict=False)]
+    heard = [
+        (t.get("heard", ""), said) for c in calls for t, said in zip(c["turns"], c["said"], strict=False)
+    ]
     return {
         "benchmark": "latency",
         "command": " ".join(sys.argv),
@@ -320,7 +325,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--services", action="store_true", help="PostgreSQL + channels-redis instead of SQLite + memory layer"
     )
-    parser.add_argument("--out", default="", help="results file name in bench/results (default latency[-services])")
+    parser.add_argument("--out", default="", help="results file name (default latency[-services])")
     return parser.parse_args()
 
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from calls.models import Call
@@ -32,10 +33,21 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self._skipped_before_start = 0
         await self.accept()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.receive":
+            # Channels' dispatch runs close_old_connections() through the sync thread before every
+            # message: at 50 media frames a second per call that hop was most of the server's CPU
+            # and queued frames behind database writes. `receive` keeps it for non-media events.
+            await self.receive(text_data=message.get("text"), bytes_data=message.get("bytes"))
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             message = protocol.parse_event(text_data)
             handler = getattr(self, f"on_{message['event']}")
+            if message["event"] != "media":
+                await aclose_old_connections()
             await handler(message)
         except protocol.MalformedFrame as exc:
             log.warning(

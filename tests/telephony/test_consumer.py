@@ -303,3 +303,30 @@ async def test_it_says_a_holding_line_instead_of_dead_air_on_a_slow_turn(fast_pl
     # "One moment." then the two sentences of the answer; the holding line is not a turn.
     assert len(twilio.marks) - marks_before == 3
     assert messages[2].text == "Got it, thank you. Is there anything else I can help you with?"
+
+
+async def test_it_handles_media_frames_without_a_database_thread_hop(fast_playback, monkeypatch):
+    # Channels would run close_old_connections() in the sync thread before every frame; at 50
+    # frames a second per call that was most of the server's CPU. Only other events pay for it.
+    from telephony import consumer
+
+    hops: list[int] = []
+
+    async def counted() -> None:
+        hops.append(1)
+
+    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
+    call = await sync_to_async(_create)(mode="scripted", message="Your parcel has arrived.")
+    twilio = FakeTwilio(echo_marks=False)  # no marks back: only media frames arrive meanwhile
+    await twilio.open(signed_start(call.sid))
+    try:
+        await asyncio.sleep(0.2)
+        before = len(hops)
+        await twilio.silence(400)  # 20 media frames
+        await asyncio.sleep(0.1)
+        assert len(hops) == before > 0  # `connected` and `start` had theirs
+        await twilio.stop()
+        await asyncio.sleep(0.1)
+        assert len(hops) == before + 1
+    finally:
+        await twilio.disconnect()

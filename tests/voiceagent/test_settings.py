@@ -88,3 +88,21 @@ def test_it_requires_twilio_sid_and_token_together():
     result = load_settings(TWILIO_ACCOUNT_SID="AC" + "0" * 32)
     assert result.returncode != 0
     assert "TWILIO_AUTH_TOKEN" in result.stderr
+
+
+def test_it_lets_channels_redis_block_longer_than_the_redis_socket_timeout():
+    # redis-py 8 defaults to a 5 s socket timeout, as long as channels-redis's blocking pop:
+    # without a longer one every stream consumer crashed after 5 idle seconds.
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "from channels_redis.core import RedisChannelLayer as L; "
+        "h = s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]; "
+        "print(h['address'], h['socket_timeout'] > L.brpop_timeout)"
+    )
+    env = {**os.environ, "VOICEAGENT_IGNORE_DOTENV": "1", "DJANGO_SETTINGS_MODULE": "voiceagent.settings"}
+    env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["redis://127.0.0.1:6379/0", "True"]

@@ -88,3 +88,43 @@ def test_it_builds_the_openai_chat_model_from_settings(settings):
 
     assert isinstance(model, OpenAIChat)
     assert (model.model, model.timeout) == ("gpt-4o-mini", 2.5)
+
+
+def test_it_builds_the_classes_provider_overrides_names(settings):
+    settings.PROVIDER_OVERRIDES = "stt=bench.fakes:ScriptedSTT, tts=bench.fakes:InstantTTS"
+    settings.PROVIDER_TIMEOUT_SECONDS = 2.5
+    settings.DEEPGRAM_API_KEY = "dg"  # an override wins over the cloud choice too
+
+    stt, tts = factory.get_stt(), factory.get_tts()
+
+    from bench.fakes import InstantTTS, ScriptedSTT
+
+    assert isinstance(stt, ScriptedSTT) and isinstance(stt, SpeechToText)
+    assert isinstance(tts, InstantTTS) and isinstance(tts, TextToSpeech)
+    assert (stt.timeout, tts.timeout) == (2.5, 2.5)
+
+
+def test_it_overrides_only_the_roles_named(settings):
+    settings.PROVIDER_OVERRIDES = "tts=bench.fakes:InstantTTS"
+    settings.STT_PROVIDER = "local"
+
+    assert isinstance(factory.get_stt(), WhisperSTT)
+    assert factory.get_tts().name == "instant"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "stt=bench.fakes:NoSuchClass",
+        "tts=no_such_module_here:InstantTTS",
+        "stt=bench.fakes",
+        "llm=bench.fakes:ScriptedSTT",
+        "stt",
+    ],
+)
+def test_it_names_provider_overrides_when_its_value_is_bad(settings, value):
+    settings.PROVIDER_OVERRIDES = value
+
+    with pytest.raises(ImproperlyConfigured, match="PROVIDER_OVERRIDES"):
+        factory.get_stt()
+        factory.get_tts()

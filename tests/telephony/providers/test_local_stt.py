@@ -77,3 +77,37 @@ def test_it_loads_both_models_with_the_network_unavailable(monkeypatch):
     segments, _ = model.transcribe(np.zeros(16000, dtype=np.float32), language="en", beam_size=1)
     list(segments)
     assert voice.config.sample_rate > 8000
+
+
+async def test_it_transcribes_a_short_turn_on_a_short_window(speech_models, monkeypatch):
+    audio = await _speak("Please send me the pricing details by email.")
+    full_window = []
+    model = local_stt.load_whisper_model()
+    monkeypatch.setattr(model, "transcribe", lambda *a, **k: full_window.append(1) or ([], None))
+
+    text = local_stt.transcribe_mulaw(audio)
+
+    assert _words(text) == _words("Please send me the pricing details by email.")
+    assert full_window == []  # the 30 s window was not needed
+
+
+async def test_it_redoes_a_looping_short_window_on_the_full_window(speech_models, monkeypatch):
+    audio = await _speak("No thanks.")
+    monkeypatch.setattr(local_stt, "_repeats", lambda text: True)  # as if Whisper looped
+
+    assert _words(local_stt.transcribe_mulaw(audio)) == ["no", "thanks"]
+
+
+@pytest.mark.parametrize(
+    ("text", "loops"),
+    [
+        ("No No No No No", True),
+        ("Hello? Hello? Hello?", True),
+        ("Who is this? Who is this? Who is", True),
+        ("No, no.", True),
+        ("No thanks, I'm not interested.", False),
+        ("Yes.", False),
+    ],
+)
+def test_it_spots_whisper_repeating_itself(text, loops):
+    assert local_stt._repeats(text) is loops
