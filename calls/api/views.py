@@ -194,4 +194,3 @@ def call_from_sid(sid: str) -> Call:
         conflict = Conflict(f"{sid!r} matches more than one call; give more characters")
         conflict.fields = {"sid": f"ambiguous: matches {', '.join(exc.matches)}"}
         raise conflict from None
-
