@@ -9,6 +9,7 @@ Lines are spoken by the local Piper voice and sent as μ-law, like any caller's 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from telephony.audio import silence
@@ -131,13 +132,13 @@ _SPOKEN_MAX = 256
 
 async def speak_lines(lines: tuple[str, ...]) -> list[bytes]:
     """Each line as μ-law 8 kHz, by the local Piper voice (loaded once per process)."""
-    from telephony.providers.local_tts import PiperTTS
+    from telephony.providers.local_tts import synthesize_whole
 
-    tts = PiperTTS(timeout=60)
     clips: list[bytes] = []
     for line in lines:
         if line not in _spoken:
-            audio = b"".join([chunk async for chunk in tts.synthesize(line)])
+            # Whole lines: a person says a sentence in one breath, not in the agent's short pieces.
+            audio = await asyncio.to_thread(synthesize_whole, line)
             if len(_spoken) >= _SPOKEN_MAX:
                 _spoken.clear()
             # A short lead-in so the first syllable is not clipped by the agent's VAD.

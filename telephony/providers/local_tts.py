@@ -128,6 +128,12 @@ def _word_break(words: list[str], limit: int) -> int:
     return limit
 
 
+def synthesize_whole(text: str) -> bytes:
+    """Blocking: all of `text` in one pass, with the prosody of one utterance (a caller's line
+    in the simulated callee), not cut into pieces for an early first chunk."""
+    return _synthesize_piece(text)
+
+
 def _synthesize_piece(text: str) -> bytes:
     voice = load_piper_voice()
     chunks = [chunk.audio_int16_array for chunk in voice.synthesize(text)]
