@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from calls import selectors, services
 from calls.api.errors import Conflict
-from calls.api.serializers import CallSummaryOutput, MessageOutput
+from calls.api.serializers import CallSummaryOutput, MessageOutput, duration_seconds
 from calls.models import Call, Mode
 from calls.phone import InvalidPhoneNumber
 
@@ -123,7 +123,7 @@ class CallStatusView(APIView):
                     "status": call.status,
                     "funnel_state": call.funnel_state,
                     "end_reason": call.end_reason,
-                    "duration_seconds": CallSummaryOutput().get_duration_seconds(call),
+                    "duration_seconds": duration_seconds(call),
                 }
             ).data
         )
